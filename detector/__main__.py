@@ -1,0 +1,83 @@
+"""Command line: ``python -m detector analyze FILE... [--json] [--thresholds PROFILE.json]``.
+
+Exit codes: 0 every file analysed; 1 at least one file could not be analysed (the
+others still are); 2 bad usage or a bad threshold profile.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .audio import DEFAULT_MAX_DURATION, AudioError
+from .heuristics import ProfileError, Thresholds
+from .service import DEFAULT_SEGMENT_SECONDS, analyze
+
+EXIT_OK, EXIT_FILE_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, not {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m detector", description="Detect AI-generated music.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    a = sub.add_parser("analyze", help="analyse audio files (WAV, FLAC, OGG/Vorbis, Opus, MP3)")
+    a.add_argument("files", nargs="+", metavar="FILE")
+    a.add_argument("--json", action="store_true", help="print one JSON report per file (a JSON list)")
+    a.add_argument("--thresholds", metavar="PROFILE.json", help="threshold profile (JSON) to score with")
+    a.add_argument("--segment-seconds", type=_positive, default=DEFAULT_SEGMENT_SECONDS, metavar="S")
+    a.add_argument("--max-duration", type=_positive, default=DEFAULT_MAX_DURATION, metavar="S",
+                   help="refuse tracks longer than this many seconds (default: 1200)")
+    return parser
+
+
+def _print_text(report) -> None:
+    print(f"{report.source_name}: {report.score:.3f}  {report.verdict}  "
+          f"({report.duration:.1f} s, {report.format}, decided by {report.decided_by})")
+    for layer in report.layers.values():
+        for c in layer.contributions:
+            print(f"    {c.feature:<14} {c.value:>12.4f}  {c.band:<9} {c.delta:+.2f}")
+    for skipped in report.skipped:
+        print(f"    [{skipped.name} did not run] {skipped.reason}")
+    for warning in report.warnings:
+        print(f"    warning: {warning}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        thresholds = Thresholds.load(args.thresholds) if args.thresholds else Thresholds()
+    except ProfileError as exc:
+        print(f"error: bad threshold profile: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    reports, failed = [], 0
+    for path in args.files:
+        try:
+            report = analyze(path, thresholds, segment_seconds=args.segment_seconds,
+                             max_duration=args.max_duration)
+        except AudioError as exc:
+            failed += 1
+            print(f"error: {path}: {exc}", file=sys.stderr)
+            if args.json:
+                reports.append({"source_name": path, "error": str(exc)})
+            continue
+        if args.json:
+            reports.append(report.to_dict())
+        else:
+            _print_text(report)
+    if args.json:
+        print(json.dumps(reports, indent=2, sort_keys=True))
+    return EXIT_FILE_FAILED if failed else EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,278 @@
+"""Decode audio from a path, raw bytes or a binary file object.
+
+Everything is decoded in memory with libsndfile (through ``soundfile``), down-mixed
+to mono block by block and resampled with soxr as it streams, so a long file never
+holds more than one block of multichannel audio and no temporary file is written.
+
+Every problem a person can cause (wrong format, corrupt, empty, too short, too long,
+silent, NaN samples) raises :class:`AudioError` with a message meant for that person.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from dataclasses import dataclass, field
+from typing import BinaryIO, Union
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+AudioSource = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO]
+
+SUPPORTED_FORMATS = "WAV, FLAC, OGG/Vorbis, Opus or MP3"
+# libsndfile container -> allowed subtypes (None: any subtype of that container).
+_ALLOWED = {
+    "WAV": None,
+    "WAVEX": None,
+    "RF64": None,
+    "FLAC": None,
+    "OGG": {"VORBIS", "OPUS"},
+    "MP3": None,
+}
+_FORMAT_LABEL = {"WAV": "WAV", "WAVEX": "WAV", "RF64": "WAV", "FLAC": "FLAC", "MP3": "MP3"}
+
+DEFAULT_MAX_DURATION = 20 * 60.0
+DEFAULT_MIN_DURATION = 1.0
+SILENCE_PEAK = 1e-5  # -100 dBFS: below this a whole track counts as silent
+_BLOCK = 1 << 20  # frames per decoded block (~24 s at 44.1 kHz)
+_HASH_CHUNK = 1 << 20
+
+
+class AudioError(ValueError):
+    """A file could not be used as audio. ``str(err)`` is written for the user."""
+
+
+@dataclass(frozen=True)
+class Audio:
+    """Mono float32 samples plus what is known about where they came from.
+
+    Attributes
+    ----------
+    samples : np.ndarray
+        Mono float32 samples at ``sample_rate``.
+    sample_rate : int
+        Rate of ``samples`` in Hz (the requested rate).
+    sha256 : str
+        Hex SHA-256 of the encoded input bytes.
+    format : str
+        Human label of the container/codec, e.g. ``"FLAC"`` or ``"OGG/Opus"``.
+    source_rate, channels : int
+        Rate and channel count of the encoded file.
+    warnings : tuple of str
+        Problems that did not stop decoding (for example a header that promised
+        more audio than the file holds).
+    """
+
+    samples: np.ndarray
+    sample_rate: int
+    sha256: str
+    format: str
+    source_rate: int
+    channels: int
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return self.samples.shape[0] / self.sample_rate
+
+
+def _fmt_seconds(seconds: float) -> str:
+    if seconds >= 60:
+        return f"{int(seconds // 60)} min {seconds % 60:04.1f} s"
+    return f"{seconds:.2f} s"
+
+
+def _open_binary(source: AudioSource) -> tuple[BinaryIO, bool]:
+    """Return a seekable binary file object and whether we must close it."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return io.BytesIO(bytes(source)), True
+    if isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        if not os.path.exists(path):
+            raise AudioError(f"File not found: {path}")
+        if os.path.isdir(path):
+            raise AudioError(f"{path} is a folder, not an audio file.")
+        try:
+            return open(path, "rb"), True
+        except OSError as exc:
+            raise AudioError(f"Cannot open {path}: {exc.strerror}.") from None
+    if hasattr(source, "read"):
+        if hasattr(source, "seekable") and source.seekable():
+            source.seek(0)
+            return source, False
+        return io.BytesIO(source.read()), True
+    raise AudioError(f"Cannot read audio from a {type(source).__name__}; give a path, bytes or a file object.")
+
+
+def _hash_and_size(fh: BinaryIO) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    fh.seek(0)
+    while chunk := fh.read(_HASH_CHUNK):
+        digest.update(chunk)
+        size += len(chunk)
+    fh.seek(0)
+    return digest.hexdigest(), size
+
+
+def sha256_of(source: AudioSource) -> str:
+    """SHA-256 of the encoded bytes, the key every cache and the history use."""
+    fh, owned = _open_binary(source)
+    try:
+        return _hash_and_size(fh)[0]
+    finally:
+        if owned:
+            fh.close()
+
+
+def _decoder_reason(exc: Exception) -> str:
+    """libsndfile's reason without the object repr it prefixes ("Error opening <...>: ")."""
+    return str(exc).rsplit(": ", 1)[-1].strip() or type(exc).__name__
+
+
+def _format_label(info: sf.SoundFile) -> str:
+    if info.format == "OGG":
+        return "OGG/Opus" if info.subtype == "OPUS" else "OGG/Vorbis"
+    return _FORMAT_LABEL.get(info.format, info.format)
+
+
+def _check_format(snd: sf.SoundFile) -> None:
+    allowed = _ALLOWED.get(snd.format, ())
+    if allowed == ():
+        raise AudioError(
+            f"{snd.format_info or snd.format} files are not supported. Please use {SUPPORTED_FORMATS}."
+        )
+    if allowed is not None and snd.subtype not in allowed:
+        raise AudioError(
+            f"OGG with the {snd.subtype_info or snd.subtype} codec is not supported. "
+            f"Please use {SUPPORTED_FORMATS}."
+        )
+
+
+def decode(
+    source: AudioSource,
+    sample_rate: int = 22050,
+    *,
+    max_duration: float = DEFAULT_MAX_DURATION,
+    min_duration: float = DEFAULT_MIN_DURATION,
+) -> Audio:
+    """Decode ``source`` to mono float32 at ``sample_rate``.
+
+    Parameters
+    ----------
+    source : path, bytes or binary file object
+        The encoded audio (WAV, FLAC, OGG/Vorbis, Opus or MP3).
+    sample_rate : int
+        Output rate in Hz; soxr (HQ) resamples when the file's rate differs.
+    max_duration, min_duration : float
+        Limits in seconds. Over-long files are refused from their header, before
+        they are decoded, and again while decoding if the header under-states them.
+
+    Raises
+    ------
+    AudioError
+        With a message for the user, for every kind of unusable input.
+    """
+    if sample_rate <= 0:
+        raise AudioError(f"The sample rate must be positive, not {sample_rate}.")
+    if not (0 < min_duration <= max_duration):
+        raise AudioError(
+            f"The duration limits are inconsistent (minimum {min_duration} s, maximum {max_duration} s)."
+        )
+    fh, owned = _open_binary(source)
+    try:
+        digest, size = _hash_and_size(fh)
+        if size == 0:
+            raise AudioError("The file is empty (0 bytes).")
+        try:
+            snd = sf.SoundFile(fh)
+        except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
+            raise AudioError(
+                f"This is not a readable audio file. It may be corrupt, or in a format other than "
+                f"{SUPPORTED_FORMATS}. (Decoder says: {_decoder_reason(exc)})"
+            ) from None
+        with snd:
+            _check_format(snd)
+            samples, warnings = _read_mono(snd, sample_rate, max_duration)
+            label, rate, channels = _format_label(snd), snd.samplerate, snd.channels
+    finally:
+        if owned:
+            fh.close()
+
+    duration = samples.shape[0] / sample_rate
+    if samples.shape[0] == 0:
+        raise AudioError("The file contains no audio samples.")
+    if duration < min_duration:
+        raise AudioError(
+            f"The track is too short: {_fmt_seconds(duration)}; at least {_fmt_seconds(min_duration)} is needed."
+        )
+    peak = float(np.max(np.abs(samples)))
+    if peak < SILENCE_PEAK:
+        raise AudioError("The track is silent (every sample is below -100 dBFS), so there is nothing to analyse.")
+    return Audio(samples, sample_rate, digest, label, rate, channels, tuple(warnings))
+
+
+def _downmix(block: np.ndarray) -> np.ndarray:
+    """Average the channels of a (frames, channels) block; a column loop beats ``mean(axis=1)``."""
+    mono = block[:, 0].copy()
+    for ch in range(1, block.shape[1]):
+        mono += block[:, ch]
+    if block.shape[1] > 1:
+        mono /= np.float32(block.shape[1])
+    return mono
+
+
+def _read_mono(snd: sf.SoundFile, sample_rate: int, max_duration: float) -> tuple[np.ndarray, list[str]]:
+    """Stream ``snd`` block by block into mono float32 at ``sample_rate``."""
+    if snd.samplerate <= 0 or snd.channels <= 0:
+        raise AudioError("The file's header is invalid (no sample rate or no channels).")
+    claimed = snd.frames / snd.samplerate
+    too_long = (
+        f"The track is too long: {{}}; the limit is {_fmt_seconds(max_duration)}. "
+        "Trim it or raise the limit."
+    )
+    if claimed > max_duration:
+        raise AudioError(too_long.format(_fmt_seconds(claimed)))
+    max_frames = int(max_duration * snd.samplerate) + 1
+    resampler = (
+        soxr.ResampleStream(snd.samplerate, sample_rate, 1, dtype="float32", quality="HQ")
+        if snd.samplerate != sample_rate
+        else None
+    )
+    chunks: list[np.ndarray] = []
+    frames_read = 0
+    warnings: list[str] = []
+    while True:
+        try:
+            block = snd.read(_BLOCK, dtype="float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            if frames_read == 0:
+                raise AudioError(
+                    f"The audio data is corrupt and could not be decoded. (Decoder says: {_decoder_reason(exc)})"
+                ) from None
+            warnings.append(
+                f"The file is damaged after {_fmt_seconds(frames_read / snd.samplerate)}; only the audio before that was analysed."
+            )
+            break
+        n = block.shape[0]
+        last = n < _BLOCK
+        frames_read += n
+        if frames_read > max_frames:
+            raise AudioError(too_long.format(f"more than {_fmt_seconds(max_duration)}"))
+        mono = _downmix(block)
+        if not np.all(np.isfinite(mono)):
+            raise AudioError("The file contains NaN or infinite sample values, so it cannot be analysed.")
+        chunks.append(resampler.resample_chunk(mono, last=last) if resampler else mono)
+        if last:
+            break
+    if snd.frames > 0 and frames_read < snd.frames * 0.99 and not warnings:
+        warnings.append(
+            f"The file's header promises {_fmt_seconds(claimed)} but it holds only "
+            f"{_fmt_seconds(frames_read / snd.samplerate)}; the audio present was analysed."
+        )
+    samples = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+    return np.ascontiguousarray(samples, dtype=np.float32), warnings

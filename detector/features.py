@@ -1,0 +1,179 @@
+"""Spectral features from one STFT, and statistics of embedding vectors.
+
+The original detector computed its four spectral numbers with four separate librosa
+calls (``mfcc``, ``spectral_contrast``, ``spectral_flatness`` and an unused
+``melspectrogram``), i.e. four STFTs. Here one magnitude STFT feeds all of them and
+gives the same values; :func:`reference_spectral_summary` keeps the original way for
+tests and the benchmark.
+
+Defined values for degenerate input (never NaN):
+
+* the Fisher kurtosis of a constant row (silence, DC) is 0.0;
+* an all-zero embedding has sparsity 1.0, entropy 0.0, kurtosis 0.0 and skew 0.0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import librosa
+import numpy as np
+import scipy.stats
+
+SAMPLE_RATE = 22050
+N_FFT = 2048
+HOP = 512
+N_MFCC = 20
+N_MELS = 128
+_MIN_BLOCK_FRAMES = 2000  # below ~46 s of frames per block, threads cost more than they save
+
+SPECTRAL_FEATURES = ("mfcc_variance", "mfcc_kurtosis", "contrast_std", "flatness_mean")
+EMBEDDING_FEATURES = ("kurtosis", "skew", "sparsity", "entropy", "std", "l2_norm")
+
+
+def _kurtosis_rows(matrix: np.ndarray) -> np.ndarray:
+    """Fisher kurtosis of each row over time; 0.0 for constant rows."""
+    with np.errstate(all="ignore"):
+        k = scipy.stats.kurtosis(matrix, axis=-1)
+    return np.nan_to_num(np.asarray(k, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def summarize_frames(mfcc: np.ndarray, contrast: np.ndarray, flatness: np.ndarray) -> dict[str, float]:
+    """The original detector's four numbers from per-frame matrices.
+
+    Parameters
+    ----------
+    mfcc : (20, T) array
+    contrast : (7, T) array
+    flatness : (T,) array
+    """
+    return {
+        "mfcc_variance": float(np.var(mfcc)),
+        "mfcc_kurtosis": float(np.mean(_kurtosis_rows(mfcc))),
+        "contrast_std": float(np.std(contrast)),
+        "flatness_mean": float(np.mean(flatness)),
+    }
+
+
+@dataclass(frozen=True)
+class SpectralFrames:
+    """Per-frame spectral features of a whole track, from one STFT.
+
+    Attributes
+    ----------
+    mfcc : (20, T) float array
+    contrast : (7, T) float array
+    flatness : (T,) float array
+    mel_db : (128, T) float32 array, the dB mel power spectrogram the MFCCs come from
+    sample_rate, hop : int
+    """
+
+    mfcc: np.ndarray
+    contrast: np.ndarray
+    flatness: np.ndarray
+    mel_db: np.ndarray
+    sample_rate: int = SAMPLE_RATE
+    hop: int = HOP
+
+    @property
+    def n_frames(self) -> int:
+        return self.flatness.shape[0]
+
+    @property
+    def times(self) -> np.ndarray:
+        """Centre time of each frame in seconds."""
+        return librosa.frames_to_time(np.arange(self.n_frames), sr=self.sample_rate, hop_length=self.hop)
+
+    def summary(self, start: float = 0.0, end: float | None = None) -> dict[str, float]:
+        """The four statistics over the frames whose centres lie in ``[start, end)``."""
+        sl = self.frame_slice(start, end)
+        return summarize_frames(self.mfcc[:, sl], self.contrast[:, sl], self.flatness[sl])
+
+    def frame_slice(self, start: float, end: float | None) -> slice:
+        first = int(np.ceil(start * self.sample_rate / self.hop))
+        last = self.n_frames if end is None else int(np.ceil(end * self.sample_rate / self.hop))
+        return slice(max(first, 0), min(max(last, first + 1), self.n_frames))
+
+
+def _frame_block(padded: np.ndarray, first: int, stop: int, sr: int) -> tuple[np.ndarray, ...]:
+    """Mel power, contrast and flatness of frames ``[first, stop)`` of a centre-padded signal."""
+    S = np.abs(librosa.stft(padded[first * HOP : (stop - 1) * HOP + N_FFT], n_fft=N_FFT, hop_length=HOP, center=False))
+    mel = librosa.feature.melspectrogram(S=S**2, sr=sr, n_mels=N_MELS)
+    contrast = librosa.feature.spectral_contrast(S=S, sr=sr, n_fft=N_FFT, hop_length=HOP)
+    flatness = librosa.feature.spectral_flatness(S=S, n_fft=N_FFT, hop_length=HOP)[0]
+    return mel, contrast, flatness
+
+
+def spectral_frames(y: np.ndarray, sr: int = SAMPLE_RATE, workers: int | None = None) -> SpectralFrames:
+    """Compute MFCC, spectral contrast and flatness per frame from one STFT.
+
+    ``y`` is mono audio at ``sr`` (the original detector used 22,050 Hz). The frames
+    are independent of each other, so long tracks are cut into frame-aligned blocks
+    that ``workers`` threads (default: one per core) process at once; numpy's FFT and
+    sort release the GIL. Only the dB scaling (whose 80 dB floor is relative to the
+    loudest bin of the whole track) and the MFCC transform run on the joined result,
+    so the numbers equal a single ``librosa.stft(center=True)`` of the whole track.
+    """
+    y = np.asarray(y, dtype=np.float32)
+    padded = np.pad(y, N_FFT // 2)  # what librosa.stft(center=True, pad_mode="constant") does
+    n_frames = 1 + (padded.shape[0] - N_FFT) // HOP
+    workers = workers or min(os.cpu_count() or 1, 8)
+    blocks = max(1, min(workers, n_frames // _MIN_BLOCK_FRAMES))
+    edges = np.linspace(0, n_frames, blocks + 1).astype(int)
+    spans = list(zip(edges[:-1], edges[1:]))
+    if blocks == 1:
+        parts = [_frame_block(padded, 0, n_frames, sr)]
+    else:
+        with ThreadPoolExecutor(blocks) as pool:
+            parts = list(pool.map(lambda span: _frame_block(padded, *span, sr), spans))
+    mel, contrast, flatness = (np.concatenate(p, axis=-1) for p in zip(*parts))
+    mel_db = librosa.power_to_db(mel)
+    mfcc = librosa.feature.mfcc(S=mel_db, n_mfcc=N_MFCC)
+    return SpectralFrames(mfcc, contrast, flatness, mel_db.astype(np.float32), sr, HOP)
+
+
+def reference_spectral_summary(y: np.ndarray, sr: int = SAMPLE_RATE) -> dict[str, float]:
+    """The original detector's computation: four separate librosa calls on ``y``.
+
+    Kept as the yardstick for tests and for the benchmark, not used for analysis.
+    """
+    mfcc = librosa.feature.mfcc(y=y, sr=sr, n_mfcc=N_MFCC)
+    contrast = librosa.feature.spectral_contrast(y=y, sr=sr)
+    flatness = librosa.feature.spectral_flatness(y=y)
+    librosa.feature.melspectrogram(y=y, sr=sr)  # computed and never used by the original
+    return summarize_frames(mfcc, contrast, flatness[0])
+
+
+def embedding_stats(vector: np.ndarray) -> dict[str, float]:
+    """Statistics of one embedding vector, as the original detector defines them.
+
+    kurtosis, skew
+        scipy's Fisher kurtosis and skewness of the entries.
+    sparsity
+        Fraction of entries with ``|x|`` below 1 % of ``max |x|``.
+    entropy
+        Shannon entropy in bits of ``|x| / sum |x|``, divided by ``log2(len(x))``.
+    std, l2_norm
+        Standard deviation and Euclidean norm of the entries.
+    """
+    x = np.asarray(vector, dtype=np.float64).ravel()
+    if x.size < 2 or not np.all(np.isfinite(x)):
+        raise ValueError("An embedding needs at least two finite values.")
+    a = np.abs(x)
+    total = a.sum()
+    if total == 0.0:
+        return {"kurtosis": 0.0, "skew": 0.0, "sparsity": 1.0, "entropy": 0.0, "std": 0.0, "l2_norm": 0.0}
+    with np.errstate(all="ignore"):
+        kurt = scipy.stats.kurtosis(x)
+        skew = scipy.stats.skew(x)
+    return {
+        "kurtosis": float(np.nan_to_num(kurt)),
+        "skew": float(np.nan_to_num(skew)),
+        "sparsity": float(np.mean(a < 0.01 * a.max())),
+        "entropy": float(scipy.stats.entropy(a / total, base=2) / np.log2(x.size)),
+        "std": float(np.std(x)),
+        "l2_norm": float(np.linalg.norm(x)),
+    }
