@@ -269,6 +269,12 @@ def _read_mono(snd: sf.SoundFile, sample_rate: int, max_duration: float) -> tupl
         chunks.append(resampler.resample_chunk(mono, last=last) if resampler else mono)
         if last:
             break
+    if "(should be" in snd.extra_info and not warnings:
+        # libsndfile quietly clamps a RIFF/data size that runs past the end of the file
+        warnings.append(
+            f"The file's header claims more audio than the file holds (it looks truncated); "
+            f"the {_fmt_seconds(frames_read / snd.samplerate)} present were analysed."
+        )
     if snd.frames > 0 and frames_read < snd.frames * 0.99 and not warnings:
         warnings.append(
             f"The file's header promises {_fmt_seconds(claimed)} but it holds only "

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import os
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import librosa
@@ -28,7 +28,6 @@ N_FFT = 2048
 HOP = 512
 N_MFCC = 20
 N_MELS = 128
-_MIN_BLOCK_FRAMES = 2000  # below ~46 s of frames per block, threads cost more than they save
 
 SPECTRAL_FEATURES = ("mfcc_variance", "mfcc_kurtosis", "contrast_std", "flatness_mean")
 EMBEDDING_FEATURES = ("kurtosis", "skew", "sparsity", "entropy", "std", "l2_norm")
@@ -36,7 +35,8 @@ EMBEDDING_FEATURES = ("kurtosis", "skew", "sparsity", "entropy", "std", "l2_norm
 
 def _kurtosis_rows(matrix: np.ndarray) -> np.ndarray:
     """Fisher kurtosis of each row over time; 0.0 for constant rows."""
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # "catastrophic cancellation" on near-constant rows
         k = scipy.stats.kurtosis(matrix, axis=-1)
     return np.nan_to_num(np.asarray(k, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
 
@@ -98,40 +98,23 @@ class SpectralFrames:
         return slice(max(first, 0), min(max(last, first + 1), self.n_frames))
 
 
-def _frame_block(padded: np.ndarray, first: int, stop: int, sr: int) -> tuple[np.ndarray, ...]:
-    """Mel power, contrast and flatness of frames ``[first, stop)`` of a centre-padded signal."""
-    S = np.abs(librosa.stft(padded[first * HOP : (stop - 1) * HOP + N_FFT], n_fft=N_FFT, hop_length=HOP, center=False))
-    mel = librosa.feature.melspectrogram(S=S**2, sr=sr, n_mels=N_MELS)
-    contrast = librosa.feature.spectral_contrast(S=S, sr=sr, n_fft=N_FFT, hop_length=HOP)
-    flatness = librosa.feature.spectral_flatness(S=S, n_fft=N_FFT, hop_length=HOP)[0]
-    return mel, contrast, flatness
-
-
-def spectral_frames(y: np.ndarray, sr: int = SAMPLE_RATE, workers: int | None = None) -> SpectralFrames:
+def spectral_frames(y: np.ndarray, sr: int = SAMPLE_RATE) -> SpectralFrames:
     """Compute MFCC, spectral contrast and flatness per frame from one STFT.
 
-    ``y`` is mono audio at ``sr`` (the original detector used 22,050 Hz). The frames
-    are independent of each other, so long tracks are cut into frame-aligned blocks
-    that ``workers`` threads (default: one per core) process at once; numpy's FFT and
-    sort release the GIL. Only the dB scaling (whose 80 dB floor is relative to the
-    loudest bin of the whole track) and the MFCC transform run on the joined result,
-    so the numbers equal a single ``librosa.stft(center=True)`` of the whole track.
+    ``y`` is mono audio at ``sr`` (the original detector used 22,050 Hz). Spectral
+    contrast (a sort per band and frame) costs as much as everything else together,
+    so it runs in a second thread while this one computes the mel spectrogram, MFCCs
+    and flatness; numpy's sort releases the GIL. Contrast cannot be split over frames:
+    its dB floor is relative to the loudest band of the whole track.
     """
     y = np.asarray(y, dtype=np.float32)
-    padded = np.pad(y, N_FFT // 2)  # what librosa.stft(center=True, pad_mode="constant") does
-    n_frames = 1 + (padded.shape[0] - N_FFT) // HOP
-    workers = workers or min(os.cpu_count() or 1, 8)
-    blocks = max(1, min(workers, n_frames // _MIN_BLOCK_FRAMES))
-    edges = np.linspace(0, n_frames, blocks + 1).astype(int)
-    spans = list(zip(edges[:-1], edges[1:]))
-    if blocks == 1:
-        parts = [_frame_block(padded, 0, n_frames, sr)]
-    else:
-        with ThreadPoolExecutor(blocks) as pool:
-            parts = list(pool.map(lambda span: _frame_block(padded, *span, sr), spans))
-    mel, contrast, flatness = (np.concatenate(p, axis=-1) for p in zip(*parts))
-    mel_db = librosa.power_to_db(mel)
-    mfcc = librosa.feature.mfcc(S=mel_db, n_mfcc=N_MFCC)
+    S = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP))
+    with ThreadPoolExecutor(1) as pool:
+        contrast = pool.submit(librosa.feature.spectral_contrast, S=S, sr=sr, n_fft=N_FFT, hop_length=HOP)
+        mel_db = librosa.power_to_db(librosa.feature.melspectrogram(S=S**2, sr=sr, n_mels=N_MELS))
+        mfcc = librosa.feature.mfcc(S=mel_db, n_mfcc=N_MFCC)
+        flatness = librosa.feature.spectral_flatness(S=S, n_fft=N_FFT, hop_length=HOP)[0]
+        contrast = contrast.result()
     return SpectralFrames(mfcc, contrast, flatness, mel_db.astype(np.float32), sr, HOP)
 
 
@@ -166,7 +149,8 @@ def embedding_stats(vector: np.ndarray) -> dict[str, float]:
     total = a.sum()
     if total == 0.0:
         return {"kurtosis": 0.0, "skew": 0.0, "sparsity": 1.0, "entropy": 0.0, "std": 0.0, "l2_norm": 0.0}
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
         kurt = scipy.stats.kurtosis(x)
         skew = scipy.stats.skew(x)
     return {

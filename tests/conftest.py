@@ -1,0 +1,42 @@
+"""Synthetic signals with known properties, encoded in memory in every supported format."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+SR = 44100
+
+
+def tone(freq=440.0, seconds=3.0, sr=SR, amp=0.5):
+    t = np.arange(int(seconds * sr)) / sr
+    return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def noise(seconds=3.0, sr=SR, amp=0.3, seed=0):
+    return (amp * np.random.default_rng(seed).standard_normal(int(seconds * sr))).astype(np.float32)
+
+
+def chirp(seconds=3.0, sr=SR):
+    t = np.arange(int(seconds * sr)) / sr
+    return (0.4 * np.sin(2 * np.pi * (100 * t + 1500 * t**2 / seconds))).astype(np.float32)
+
+
+def clicks(seconds=3.0, sr=SR):
+    y = np.zeros(int(seconds * sr), np.float32)
+    y[:: sr // 8] = 0.9
+    return y
+
+
+def encode(samples, sr=SR, fmt="WAV", subtype=None) -> bytes:
+    buf = io.BytesIO()
+    sf.write(buf, samples, sr, format=fmt, subtype=subtype)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def wav_bytes():
+    return encode(tone(seconds=3.0) + noise(seconds=3.0, amp=0.05))

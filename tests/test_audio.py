@@ -1,0 +1,171 @@
+import io
+import os
+import struct
+import tempfile
+import time
+import tracemalloc
+
+import librosa
+import numpy as np
+import pytest
+import soundfile as sf
+from conftest import SR, encode, noise, tone
+
+from detector.audio import AudioError, decode, sha256_of
+
+
+@pytest.mark.parametrize(
+    "fmt,subtype,sr,label",
+    [
+        ("WAV", "PCM_16", SR, "WAV"),
+        ("WAV", "FLOAT", SR, "WAV"),
+        ("FLAC", None, SR, "FLAC"),
+        ("OGG", "VORBIS", SR, "OGG/Vorbis"),
+        ("OGG", "OPUS", 48000, "OGG/Opus"),
+        ("MP3", None, SR, "MP3"),
+    ],
+)
+def test_every_supported_format_decodes_to_the_right_tone(fmt, subtype, sr, label):
+    data = encode(tone(1000.0, 3.0, sr), sr, fmt, subtype)
+    audio = decode(data, 22050)
+    assert audio.format == label
+    assert audio.sample_rate == 22050 and audio.source_rate == sr
+    assert audio.samples.dtype == np.float32 and audio.samples.ndim == 1
+    assert abs(audio.duration - 3.0) < 0.1  # codecs may pad a few ms
+    spectrum = np.abs(np.fft.rfft(audio.samples))
+    peak_hz = np.argmax(spectrum) * 22050 / audio.samples.size
+    assert abs(peak_hz - 1000.0) < 5.0
+
+
+def test_path_bytes_and_file_object_give_identical_audio(tmp_path, wav_bytes):
+    path = tmp_path / "t.wav"
+    path.write_bytes(wav_bytes)
+    a = decode(path)
+    b = decode(wav_bytes)
+    c = decode(io.BytesIO(wav_bytes))
+    d = decode(str(path))
+    for other in (b, c, d):
+        assert np.array_equal(a.samples, other.samples)
+        assert other.sha256 == a.sha256 == sha256_of(wav_bytes)
+
+
+def test_matches_librosa_load_exactly(wav_bytes):
+    """Same decoder, same soxr HQ resampler, same down-mix: librosa.load's samples."""
+    stereo = np.stack([tone(440, 3.0), noise(3.0)], axis=1)
+    data = encode(stereo)
+    ours = decode(data, 22050).samples
+    ref, _ = librosa.load(io.BytesIO(data), sr=22050, mono=True)
+    assert ours.shape == ref.shape
+    np.testing.assert_allclose(ours, ref, atol=1e-6)
+
+
+def test_multichannel_is_averaged():
+    left, right = tone(440, 2.0), np.zeros(int(2.0 * SR), np.float32)
+    audio = decode(encode(np.stack([left, right, right, right], axis=1)), SR)
+    assert audio.channels == 4
+    np.testing.assert_allclose(audio.samples, left / 4, atol=1e-4)
+
+
+def _expect(data, match, **kw):
+    with pytest.raises(AudioError, match=match):
+        decode(data, **kw)
+
+
+def test_empty_file():
+    _expect(b"", r"empty \(0 bytes\)")
+
+
+def test_text_renamed_mp3(tmp_path):
+    path = tmp_path / "song.mp3"
+    path.write_text("This is a shopping list, not a song.\n" * 50)
+    _expect(path, "not a readable audio file.*WAV, FLAC, OGG/Vorbis, Opus or MP3")
+
+
+def test_unsupported_container_says_so():
+    _expect(encode(tone(), fmt="AIFF"), "AIFF.*not supported.*WAV, FLAC, OGG/Vorbis, Opus or MP3")
+
+
+def test_too_short():
+    _expect(encode(tone(seconds=0.5)), r"too short: 0\.50 s; at least 1\.00 s")
+
+
+def test_one_hour_file_is_refused_quickly_without_decoding(tmp_path):
+    path = tmp_path / "hour.wav"
+    with sf.SoundFile(path, "w", 8000, 1, "PCM_U8", format="WAV") as out:
+        block = noise(seconds=60.0, sr=8000)
+        for _ in range(60):
+            out.write(block)
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    _expect(path, "too long: 60 min 00.0 s; the limit is 20 min 00.0 s")
+    elapsed = time.perf_counter() - t0
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert elapsed < 2.0  # hashing 29 MB, no decoding
+    assert peak < 8 * 2**20  # streamed: never the whole file in memory
+
+
+def test_over_a_custom_limit():
+    _expect(encode(noise(seconds=40.0, sr=8000), 8000), r"too long: 40\.00 s; the limit is 30\.00 s", max_duration=30.0)
+
+
+def test_silence():
+    _expect(encode(np.zeros(3 * SR, np.float32)), "silent")
+
+
+def test_nan_and_inf_samples():
+    y = tone()
+    y[1000] = np.nan
+    _expect(encode(y, subtype="FLOAT"), "NaN or infinite")
+    y = tone()
+    y[5] = np.inf
+    _expect(encode(y, subtype="FLOAT"), "NaN or infinite")
+
+
+def test_missing_file_and_folder(tmp_path):
+    _expect(tmp_path / "nope.wav", "File not found")
+    _expect(tmp_path, "is a folder")
+
+
+def test_wrong_parameters():
+    _expect(b"x", "sample rate must be positive", sample_rate=0)
+    _expect(b"x", "duration limits are inconsistent", min_duration=5, max_duration=2)
+
+
+def test_header_claiming_more_data_than_present_warns_and_keeps_what_is_there():
+    data = bytearray(encode(tone(seconds=3.0), SR, "WAV", "PCM_16"))
+    claimed = 30 * SR * 2
+    data[40:44] = struct.pack("<I", claimed)
+    audio = decode(bytes(data), SR)
+    assert abs(audio.duration - 3.0) < 0.01
+    assert audio.warnings and "claims more audio than the file holds" in audio.warnings[0]
+
+
+def test_truncated_flac_keeps_the_decodable_part_or_fails_clearly():
+    data = encode(noise(seconds=5.0), fmt="FLAC")
+    try:
+        audio = decode(data[: len(data) // 2])
+    except AudioError as exc:
+        assert "corrupt" in str(exc) or "not a readable" in str(exc)
+    else:
+        assert 1.0 <= audio.duration < 5.0
+        assert audio.warnings
+
+
+def test_no_temp_files_are_written(wav_bytes):
+    before = set(os.listdir(tempfile.gettempdir()))
+    decode(wav_bytes)
+    with pytest.raises(AudioError):
+        decode(b"garbage" * 100)
+    assert set(os.listdir(tempfile.gettempdir())) == before
+
+
+def test_unknown_source_type():
+    _expect(12345, "Cannot read audio from a int")
+
+
+def test_truncated_mp3_warns_about_missing_audio():
+    data = encode(noise(seconds=5.0), fmt="MP3")
+    audio = decode(data[: len(data) // 2])
+    assert audio.duration < 4.0
+    assert any("header promises" in w or "damaged" in w for w in audio.warnings)

@@ -1,0 +1,106 @@
+import librosa
+import numpy as np
+import pytest
+import scipy.stats
+from conftest import chirp, clicks, noise, tone
+
+from detector.features import (
+    SAMPLE_RATE,
+    embedding_stats,
+    reference_spectral_summary,
+    spectral_frames,
+    summarize_frames,
+)
+
+SIGNALS = {
+    "tone": lambda s: tone(440.0, s, SAMPLE_RATE),
+    "noise": lambda s: noise(s, SAMPLE_RATE),
+    "chirp": lambda s: chirp(s, SAMPLE_RATE),
+    "clicks": lambda s: clicks(s, SAMPLE_RATE),
+    "mix": lambda s: tone(220.0, s, SAMPLE_RATE) + noise(s, SAMPLE_RATE, 0.05) + clicks(s, SAMPLE_RATE),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SIGNALS))
+@pytest.mark.parametrize("seconds", [2.0, 60.0])
+def test_one_stft_equals_the_original_four_librosa_calls(name, seconds):
+    y = SIGNALS[name](seconds)
+    ours = spectral_frames(y).summary()
+    ref = reference_spectral_summary(y)
+    for key in ref:
+        assert ours[key] == pytest.approx(ref[key], rel=1e-5), key
+
+
+def test_frame_arrays_have_matching_shapes_and_times():
+    y = tone(440.0, 5.0, SAMPLE_RATE)
+    frames = spectral_frames(y)
+    n = 1 + y.size // 512
+    assert frames.mfcc.shape == (20, n)
+    assert frames.contrast.shape == (7, n)
+    assert frames.flatness.shape == (n,)
+    assert frames.mel_db.shape == (128, n)
+    assert frames.times[1] == pytest.approx(512 / SAMPLE_RATE)
+
+
+def test_segment_summary_is_the_summary_of_its_frames():
+    y = SIGNALS["mix"](20.0)
+    frames = spectral_frames(y)
+    sl = frames.frame_slice(5.0, 10.0)
+    expected = summarize_frames(frames.mfcc[:, sl], frames.contrast[:, sl], frames.flatness[sl])
+    assert frames.summary(5.0, 10.0) == expected
+    assert frames.times[sl][0] >= 5.0 and frames.times[sl][-1] < 10.0
+
+
+def test_known_answers_tone_vs_noise():
+    t, n = spectral_frames(tone(440.0, 5.0, SAMPLE_RATE)).summary(), spectral_frames(noise(5.0, SAMPLE_RATE)).summary()
+    assert n["flatness_mean"] > 0.3  # white noise is flat
+    assert t["flatness_mean"] < 0.01  # a pure tone is not
+    assert t["contrast_std"] > n["contrast_std"]
+
+
+@pytest.mark.parametrize("y", [np.zeros(SAMPLE_RATE * 3, np.float32), np.full(SAMPLE_RATE * 3, 0.5, np.float32)])
+def test_silence_and_dc_give_defined_values(y):
+    summary = spectral_frames(y).summary()
+    assert all(np.isfinite(v) for v in summary.values())
+    assert summary["mfcc_kurtosis"] == 0.0 or np.isfinite(summary["mfcc_kurtosis"])
+
+
+def test_constant_rows_have_zero_kurtosis():
+    mfcc = np.ones((20, 50))
+    assert summarize_frames(mfcc, np.ones((7, 50)), np.ones(50))["mfcc_kurtosis"] == 0.0
+
+
+def test_embedding_stats_known_answers():
+    uniform = np.full(512, 0.3)
+    s = embedding_stats(uniform)
+    assert s["entropy"] == pytest.approx(1.0)
+    assert s["sparsity"] == 0.0
+    assert s["std"] == pytest.approx(0.0)
+    assert s["l2_norm"] == pytest.approx(0.3 * np.sqrt(512))
+
+    one_hot = np.zeros(512)
+    one_hot[7] = -2.0
+    s = embedding_stats(one_hot)
+    assert s["entropy"] == pytest.approx(0.0)
+    assert s["sparsity"] == pytest.approx(511 / 512)
+
+    half = np.r_[np.ones(256), np.zeros(256)]
+    assert embedding_stats(half)["entropy"] == pytest.approx(8 / 9)  # log2(256)/log2(512)
+
+
+def test_embedding_stats_match_scipy_on_random_vectors():
+    x = np.random.default_rng(3).standard_normal(512)
+    s = embedding_stats(x)
+    assert s["kurtosis"] == pytest.approx(scipy.stats.kurtosis(x))
+    assert s["skew"] == pytest.approx(scipy.stats.skew(x))
+    p = np.abs(x) / np.abs(x).sum()
+    assert s["entropy"] == pytest.approx(-(p * np.log2(p)).sum() / 9.0)
+    assert s["sparsity"] == pytest.approx(np.mean(np.abs(x) < 0.01 * np.abs(x).max()))
+
+
+def test_embedding_stats_zero_vector_and_bad_input():
+    assert embedding_stats(np.zeros(512)) == {
+        "kurtosis": 0.0, "skew": 0.0, "sparsity": 1.0, "entropy": 0.0, "std": 0.0, "l2_norm": 0.0
+    }
+    with pytest.raises(ValueError, match="finite"):
+        embedding_stats(np.array([1.0, np.nan]))
