@@ -48,8 +48,12 @@ with right:
     labels = ["base"] + [c.feature for c in layer.contributions] + (["clip"] if layer.clip_adjustment else [])
     deltas = [layer.base] + [c.delta for c in layer.contributions] + ([layer.clip_adjustment] if layer.clip_adjustment else [])
     fig = go.Figure(go.Waterfall(x=labels + ["score"], y=deltas + [0],
-                                 measure=["absolute"] + ["relative"] * (len(deltas) - 1) + ["total"]))
-    fig.update_layout(title="How the score adds up", height=320, margin=dict(t=40, b=10))
+                                 measure=["absolute"] + ["relative"] * (len(deltas) - 1) + ["total"],
+                                 increasing={"marker": {"color": "#ef553b"}},  # towards "AI"
+                                 decreasing={"marker": {"color": "#00cc96"}},  # towards "human"
+                                 totals={"marker": {"color": "#636efa"}}))
+    fig.update_layout(title="How the score adds up (red: towards AI, green: towards human)", height=320,
+                      margin=dict(t=40, b=10), yaxis_range=[0, 1])
     st.plotly_chart(fig, width="stretch")
 
 rows = []
