@@ -3,8 +3,9 @@
 The original detector computed its four spectral numbers with four separate librosa
 calls (``mfcc``, ``spectral_contrast``, ``spectral_flatness`` and an unused
 ``melspectrogram``), i.e. four STFTs. Here one magnitude STFT feeds all of them and
-gives the same values; :func:`reference_spectral_summary` keeps the original way for
-tests and the benchmark.
+gives the same values (spectral contrast by a partial sort instead of librosa's full
+sort); :func:`reference_spectral_summary` keeps the original way for tests and the
+benchmark.
 
 Defined values for degenerate input (never NaN):
 
@@ -14,10 +15,9 @@ Defined values for degenerate input (never NaN):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import librosa
 import numpy as np
@@ -28,9 +28,6 @@ N_FFT = 2048
 HOP = 512
 N_MFCC = 20
 N_MELS = 128
-
-SPECTRAL_FEATURES = ("mfcc_variance", "mfcc_kurtosis", "contrast_std", "flatness_mean")
-EMBEDDING_FEATURES = ("kurtosis", "skew", "sparsity", "entropy", "std", "l2_norm")
 
 
 def _kurtosis_rows(matrix: np.ndarray) -> np.ndarray:
