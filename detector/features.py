@@ -111,15 +111,13 @@ def spectral_contrast(S: np.ndarray, sr: int = SAMPLE_RATE, n_bands: int = 6, fm
     valley = np.zeros((n_bands + 1, S.shape[-1]))
     peak = np.zeros_like(valley)
     for k, (f_low, f_high) in enumerate(zip(octa[:-1], octa[1:])):
-        band = np.logical_and(freq >= f_low, freq <= f_high)
-        idx = np.flatnonzero(band)
-        if k > 0:
-            band[idx[0] - 1] = True
-        if k == n_bands:
-            band[idx[-1] + 1 :] = True
-        rows = np.flatnonzero(band)  # one contiguous run of bins: slice it, keep S's memory order
-        sub = S[rows[0] : rows[-1] + (0 if k < n_bands else 1)]
-        n = max(int(np.rint(quantile * np.sum(band))), 1)
+        idx = np.flatnonzero((freq >= f_low) & (freq <= f_high))
+        # librosa's band mask: one bin below the octave (bands after the first), and
+        # everything above it for the last band; n comes from the mask's length.
+        lo = idx[0] - 1 if k > 0 else idx[0]
+        hi = freq.size if k == n_bands else idx[-1] + 1
+        n = max(int(np.rint(quantile * (hi - lo))), 1)
+        sub = S[lo : hi if k == n_bands else hi - 1]  # librosa drops the mask's top bin below the last band
         m = sub.shape[0]
         part = np.sort(sub, axis=0) if 2 * n >= m else np.partition(sub, (n - 1, m - n), axis=0)
         valley[k] = np.mean(part[:n], axis=0)
