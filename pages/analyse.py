@@ -12,9 +12,9 @@ st.caption("Upload a track (WAV, FLAC, OGG/Vorbis, Opus or MP3, 1 s to 20 min). 
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def _features(sha: str, data: bytes, name: str):
-    """Decode + features once per audio hash; rescoring reuses them."""
-    return extract(data, name=name)
+def _features(sha: str, _data: bytes, name: str):
+    """Decode + features once per audio hash (``_data`` is not hashed again); rescoring reuses them."""
+    return extract(_data, name=name)
 
 
 upload = st.file_uploader("Track", type=["wav", "flac", "ogg", "opus", "mp3"])
@@ -31,7 +31,8 @@ except AudioError as exc:
     st.error(f"**{upload.name}** could not be analysed. {exc}")
     st.stop()
 
-report = score(track, Thresholds())
+thresholds = Thresholds()
+report = score(track, thresholds)
 for warning in report.warnings:
     st.warning(warning)
 
@@ -57,7 +58,6 @@ with right:
     st.plotly_chart(fig, width="stretch")
 
 rows = []
-thresholds = Thresholds()
 for c in layer.contributions:
     rule = thresholds.rule(c.feature)
     rows.append({"feature": c.feature, "value": round(c.value, 4), "AI when": f"{rule.ai_when} {rule.ai_threshold}",
