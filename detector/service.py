@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from importlib import metadata
 
+import numpy as np
 import soundfile as sf
 
 from . import __version__
@@ -38,6 +39,25 @@ CLASSIFIER_NOT_BUILT = SkippedLayer(
 
 
 @dataclass(frozen=True)
+class ClapFeatures:
+    """The CLAP layer's output for one track (filled in by :mod:`detector.clap`).
+
+    ``windows`` holds one L2-normalised 512-dim embedding per 10 s window and
+    ``aggregate`` their re-normalised mean. ``stats`` are the embedding statistics of
+    the aggregate; ``window_stats`` those of each window.
+    """
+
+    checkpoint: str
+    checkpoint_sha256: str
+    architecture: str
+    aggregate: np.ndarray
+    windows: np.ndarray
+    window_bounds: tuple[tuple[float, float], ...]
+    stats: dict[str, float]
+    window_stats: tuple[dict[str, float], ...]
+
+
+@dataclass(frozen=True)
 class TrackFeatures:
     """What :func:`extract` computed for one track: everything scoring needs."""
 
@@ -53,6 +73,8 @@ class TrackFeatures:
     segments: tuple[tuple[float, float, dict[str, float]], ...]
     segment_seconds: float
     timings: dict[str, float]
+    clap: ClapFeatures | None = None
+    clap_skipped: SkippedLayer | None = None
 
 
 def segment_bounds(duration: float, seconds: float) -> list[tuple[float, float]]:
@@ -177,4 +199,4 @@ def analyze(
     return score(track, thresholds)
 
 
-__all__ = ["TrackFeatures", "analyze", "extract", "score", "segment_bounds"]
+__all__ = ["ClapFeatures", "TrackFeatures", "analyze", "extract", "score", "segment_bounds"]
