@@ -1,7 +1,16 @@
-"""Streamlit entry point: page navigation. All numbers come from the detector package."""
+"""Streamlit entry point: navigation and the shared sidebar. All numbers come from the detector package."""
 
 import streamlit as st
 
+from pages._shared import sync_query, thresholds
+
 st.set_page_config(page_title="AI music detector", page_icon="🎛️", layout="wide")
-page = st.navigation([st.Page("pages/analyse.py", title="Analyse", icon="🔍", default=True)])
+page = st.navigation([
+    st.Page("pages/analyse.py", title="Analyse", icon="🔍", default=True),
+    st.Page("pages/tune.py", title="Tune", icon="🎚️"),
+])
+thresholds()
+if warning := st.session_state.pop("profile_warning", None):
+    st.warning(warning)
+sync_query()
 page.run()

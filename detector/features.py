@@ -66,6 +66,8 @@ class SpectralFrames:
     flatness : (T,) float array
     mel_db : (128, T) float32 array, the dB mel power spectrogram the MFCCs come from
     sample_rate, hop : int
+    envelope : (2, ceil(N / hop)) float32 array or None
+        The waveform's minimum and maximum in each block of ``hop`` samples, for drawing.
     """
 
     mfcc: np.ndarray
@@ -74,6 +76,7 @@ class SpectralFrames:
     mel_db: np.ndarray
     sample_rate: int = SAMPLE_RATE
     hop: int = HOP
+    envelope: np.ndarray | None = None
 
     @property
     def n_frames(self) -> int:
@@ -125,6 +128,13 @@ def spectral_contrast(S: np.ndarray, sr: int = SAMPLE_RATE, n_bands: int = 6, fm
     return librosa.power_to_db(peak) - librosa.power_to_db(valley)
 
 
+def waveform_envelope(y: np.ndarray, hop: int = HOP) -> np.ndarray:
+    """Minimum and maximum of each block of ``hop`` samples: a (2, ceil(N / hop)) array."""
+    y = np.asarray(y, dtype=np.float32)
+    blocks = np.pad(y, (0, -y.size % hop), mode="edge").reshape(-1, hop)
+    return np.stack([blocks.min(axis=1), blocks.max(axis=1)])
+
+
 def spectral_frames(y: np.ndarray, sr: int = SAMPLE_RATE) -> SpectralFrames:
     """Compute MFCC, spectral contrast and flatness per frame from one STFT.
 
@@ -140,7 +150,7 @@ def spectral_frames(y: np.ndarray, sr: int = SAMPLE_RATE) -> SpectralFrames:
         mfcc = librosa.feature.mfcc(S=mel_db, n_mfcc=N_MFCC)
         flatness = librosa.feature.spectral_flatness(S=S, n_fft=N_FFT, hop_length=HOP)[0]
         contrast = contrast.result()
-    return SpectralFrames(mfcc, contrast, flatness, mel_db.astype(np.float32), sr, HOP)
+    return SpectralFrames(mfcc, contrast, flatness, mel_db.astype(np.float32), sr, HOP, waveform_envelope(y))
 
 
 def reference_spectral_summary(y: np.ndarray, sr: int = SAMPLE_RATE) -> dict[str, float]:

@@ -53,6 +53,17 @@ class Rule:
             return "human", -self.human_step, self.human_threshold
         return "neutral", 0.0, None
 
+    def bands(self) -> list[tuple[float, float, str]]:
+        """The rule's bands as ``(low, high, band)`` intervals from -inf to +inf, low to high."""
+        edges = [self.human_threshold, *([self.mild_threshold] if self.mild_threshold is not None else []),
+                 self.ai_threshold]
+        names = ["human", "neutral", *(["mild AI"] if self.mild_threshold is not None else []), "strong AI"]
+        if self.ai_when == "below":
+            edges.reverse()
+            names.reverse()
+        bounds = [-math.inf, *edges, math.inf]
+        return [(lo, hi, band) for lo, hi, band in zip(bounds, bounds[1:], names) if lo < hi]
+
     def validate(self, name: str) -> None:
         numbers = {k: v for k, v in asdict(self).items() if k != "ai_when" and v is not None}
         for key, value in numbers.items():

@@ -1,0 +1,209 @@
+"""Plotly figures for the dashboard, built from detector results (no Streamlit here).
+
+Colours carry one meaning everywhere: red pushes towards "AI", green towards
+"human", grey is neutral.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .features import SpectralFrames
+from .heuristics import Contribution, Thresholds
+from .report import DetectionReport, LayerResult, Segment
+
+BAND_COLOURS = {"strong AI": "#ef553b", "mild AI": "#ffa15a", "neutral": "#8c8c8c", "human": "#00cc96"}
+CLASS_COLOURS = {"human": "#00cc96", "ai": "#ef553b", "unlabelled": "#8c8c8c"}
+LABEL_NAMES = {
+    "mfcc_variance": "MFCC variance", "mfcc_kurtosis": "MFCC kurtosis", "contrast_std": "Spectral contrast std",
+    "flatness_mean": "Spectral flatness", "kurtosis": "Embedding kurtosis", "sparsity": "Embedding sparsity",
+    "entropy": "Embedding entropy", "std": "Embedding std",
+}
+_LAYOUT = dict(template="plotly_dark", margin=dict(l=10, r=10, t=40, b=10))
+
+
+def label(feature: str) -> str:
+    """A human name for a feature key."""
+    return LABEL_NAMES.get(feature, feature.replace("_", " "))
+
+
+def score_gauge(report: DetectionReport, decision: float) -> go.Figure:
+    """The final score on a 0-1 dial, with the decision threshold marked."""
+    colour = BAND_COLOURS["strong AI"] if report.is_ai else BAND_COLOURS["human"]
+    fig = go.Figure(go.Indicator(
+        mode="gauge+number", value=report.score, number={"valueformat": ".2f"},
+        title={"text": f"{report.verdict}<br><sup>decided by the {report.decided_by} layer</sup>"},
+        gauge={
+            "axis": {"range": [0, 1]}, "bar": {"color": colour, "thickness": 0.3},
+            "steps": [{"range": [0, decision], "color": "rgba(0,204,150,0.15)"},
+                      {"range": [decision, 1], "color": "rgba(239,85,59,0.15)"}],
+            "threshold": {"line": {"color": "white", "width": 3}, "value": decision},
+        },
+    ))
+    return fig.update_layout(height=260, **_LAYOUT)
+
+
+def contributions_chart(layer: LayerResult) -> go.Figure:
+    """A waterfall: the base, each rule's step and any clipping add up to the layer's score."""
+    names = ["base"] + [label(c.feature) for c in layer.contributions] + (["clipped"] if layer.clip_adjustment else [])
+    deltas = [layer.base] + [c.delta for c in layer.contributions] + ([layer.clip_adjustment] if layer.clip_adjustment else [])
+    fig = go.Figure(go.Waterfall(
+        x=names + ["score"], y=deltas + [0], measure=["absolute"] + ["relative"] * (len(deltas) - 1) + ["total"],
+        text=[f"{layer.base:.2f}"] + [f"{d:+.2f}" for d in deltas[1:]] + [f"{layer.score:.2f}"], textposition="outside",
+        increasing={"marker": {"color": BAND_COLOURS["strong AI"]}},
+        decreasing={"marker": {"color": BAND_COLOURS["human"]}},
+        totals={"marker": {"color": "#636efa"}},
+    ))
+    return fig.update_layout(title=f"How the {layer.name} score adds up (red: towards AI, green: towards human)",
+                             height=330, yaxis_range=[0, 1.05], showlegend=False, **_LAYOUT)
+
+
+def _axis(points: Sequence[float]) -> tuple[float, float, bool]:
+    """An x range that shows every point with some margin; log when the points span decades."""
+    lo, hi = min(points), max(points)
+    if lo > 0 and hi / lo > 30:
+        return math.log10(lo) - 0.2, math.log10(hi) + 0.2, True
+    pad = (hi - lo) * 0.15 or abs(hi) * 0.15 or 1.0
+    return lo - pad, hi + pad, False
+
+
+def feature_bands(contributions: Sequence[Contribution], thresholds: Thresholds,
+                  others: Mapping[str, Sequence[float]] | None = None) -> go.Figure:
+    """Each feature's value against its rule's bands, one row per feature.
+
+    ``others`` optionally adds, per feature, more values (e.g. other tracks) as small ticks.
+    """
+    n = len(contributions)
+    fig = make_subplots(rows=n, cols=1, vertical_spacing=0.6 / max(n, 1),
+                        subplot_titles=[f"{label(c.feature)} = {c.value:.4g} → {c.band} ({c.delta:+.2f})"
+                                        for c in contributions])
+    for row, c in enumerate(contributions, start=1):
+        rule = thresholds.rule(c.feature)
+        edges = [b for lo, hi, _ in rule.bands() for b in (lo, hi) if math.isfinite(b)]
+        extra = list((others or {}).get(c.feature, ()))
+        x0, x1, log = _axis(edges + [c.value] + extra)
+        to_axis = (lambda v: math.log10(v) if v > 0 else x0) if log else (lambda v: v)
+        for lo, hi, band in rule.bands():
+            a = x0 if not math.isfinite(lo) else max(to_axis(lo), x0)
+            b = x1 if not math.isfinite(hi) else min(to_axis(hi), x1)
+            if a < b:
+                fig.add_vrect(x0=10 ** a if log else a, x1=10 ** b if log else b, fillcolor=BAND_COLOURS[band],
+                              opacity=0.35, line_width=0, row=row, col=1)
+        if extra:
+            fig.add_trace(go.Scatter(x=extra, y=[0] * len(extra), mode="markers", showlegend=False,
+                                     marker={"symbol": "line-ns-open", "size": 14, "color": "#bbbbbb"},
+                                     hoverinfo="x"), row=row, col=1)
+        fig.add_trace(go.Scatter(x=[c.value], y=[0], mode="markers", showlegend=False, name=label(c.feature),
+                                 marker={"symbol": "diamond", "size": 16, "color": "white",
+                                         "line": {"color": "black", "width": 1}}), row=row, col=1)
+        fig.update_xaxes(type="log" if log else "linear", range=[x0, x1], row=row, col=1)
+        fig.update_yaxes(visible=False, range=[-1, 1], row=row, col=1)
+    return fig.update_layout(height=95 * n + 40, **_LAYOUT)
+
+
+def _reduce(values: np.ndarray, bins: int, how) -> np.ndarray:
+    """Reduce the last axis to at most ``bins`` columns with ``how`` (e.g. np.max) per block."""
+    size = values.shape[-1]
+    step = max(1, math.ceil(size / bins))
+    pad = -size % step
+    if pad:
+        values = np.concatenate([values, np.repeat(values[..., -1:], pad, axis=-1)], axis=-1)
+    return how(values.reshape(*values.shape[:-1], -1, step), axis=-1)
+
+
+def track_overview(frames: SpectralFrames, segments: Sequence[Segment], decision: float,
+                   max_columns: int = 900) -> go.Figure:
+    """Waveform, mel spectrogram and per-segment scores on one shared time axis."""
+    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.04, row_heights=[0.22, 0.43, 0.35],
+                        subplot_titles=["Waveform", "Mel spectrogram (dB)", "Score per segment"])
+    if frames.envelope is not None:
+        lo = _reduce(frames.envelope[0], 2 * max_columns, np.min)
+        hi = _reduce(frames.envelope[1], 2 * max_columns, np.max)
+        step = frames.hop * math.ceil(frames.envelope.shape[1] / (2 * max_columns)) / frames.sample_rate
+        t = (np.arange(lo.size) + 0.5) * step
+        fig.add_trace(go.Scatter(x=t, y=hi, mode="lines", line={"width": 0.5, "color": "#636efa"},
+                                 showlegend=False, hoverinfo="skip"), row=1, col=1)
+        fig.add_trace(go.Scatter(x=t, y=lo, mode="lines", fill="tonexty", line={"width": 0.5, "color": "#636efa"},
+                                 showlegend=False, hoverinfo="skip"), row=1, col=1)
+    mel = _reduce(frames.mel_db, max_columns, np.mean)
+    step = frames.hop * math.ceil(frames.n_frames / max_columns) / frames.sample_rate
+    fig.add_trace(go.Heatmap(z=mel, x=np.arange(mel.shape[1]) * step, colorscale="Magma", showscale=False,
+                             hovertemplate="%{x:.1f} s, mel band %{y}: %{z:.0f} dB<extra></extra>"), row=2, col=1)
+    if segments:
+        starts = np.array([s.start for s in segments])
+        ends = np.array([s.end for s in segments])
+        scores = np.array([s.score for s in segments])
+        fig.add_trace(go.Bar(x=(starts + ends) / 2, y=scores, width=(ends - starts) * 0.95, showlegend=False,
+                             marker={"color": scores, "colorscale": [[0, BAND_COLOURS["human"]], [0.5, "#cccccc"],
+                                                                     [1, BAND_COLOURS["strong AI"]]], "cmin": 0, "cmax": 1},
+                             customdata=np.stack([starts, ends], axis=1),
+                             hovertemplate="%{customdata[0]:.1f}-%{customdata[1]:.1f} s: %{y:.2f}<extra></extra>"),
+                      row=3, col=1)
+        layer_names = sorted({name for s in segments for name in getattr(s, "layer_scores", {})})
+        if len(layer_names) > 1:
+            for name in layer_names:
+                fig.add_trace(go.Scatter(x=(starts + ends) / 2, y=[s.layer_scores.get(name) for s in segments],
+                                         mode="lines+markers", name=f"{name} layer"), row=3, col=1)
+        fig.add_hline(y=decision, line_dash="dash", line_color="white", row=3, col=1)
+    fig.update_yaxes(range=[0, 1], title_text="score", row=3, col=1)
+    fig.update_yaxes(showticklabels=False, row=1, col=1)
+    fig.update_xaxes(title_text="time (s)", row=3, col=1)
+    return fig.update_layout(height=560, **_LAYOUT)
+
+
+def class_distributions(table: pd.DataFrame, features: Sequence[str], thresholds: Thresholds) -> go.Figure:
+    """Per-class strip plots of each feature, with the rule's thresholds drawn on them."""
+    features = [f for f in features if f in table.columns]
+    fig = make_subplots(rows=len(features), cols=1, vertical_spacing=0.5 / max(len(features), 1),
+                        subplot_titles=[label(f) for f in features])
+    for row, feature in enumerate(features, start=1):
+        for cls, part in table.groupby("label"):
+            fig.add_trace(go.Box(x=part[feature], name=cls, boxpoints="all", jitter=0.4, pointpos=0,
+                                 marker_color=CLASS_COLOURS.get(cls, "#8c8c8c"), fillcolor="rgba(0,0,0,0)",
+                                 line={"width": 1}, text=part["track"], showlegend=row == 1, legendgroup=cls,
+                                 orientation="h"), row=row, col=1)
+        rule = thresholds.rule(feature)
+        for lo, hi, band in rule.bands():
+            for edge in (lo, hi):
+                if math.isfinite(edge):
+                    fig.add_vline(x=edge, line_dash="dot", line_color=BAND_COLOURS[band], row=row, col=1)
+    return fig.update_layout(height=170 * len(features) + 40, **_LAYOUT)
+
+
+def roc_figure(fpr: np.ndarray, tpr: np.ndarray, auc: float) -> go.Figure:
+    fig = go.Figure(go.Scatter(x=fpr, y=tpr, mode="lines+markers", name=f"AUC {auc:.3f}", line_shape="hv"))
+    fig.add_shape(type="line", x0=0, y0=0, x1=1, y1=1, line={"dash": "dash", "color": "#888"})
+    return fig.update_layout(title=f"ROC curve (AUC {auc:.3f})", xaxis_title="false positive rate (human called AI)",
+                             yaxis_title="true positive rate (AI caught)", height=360, **_LAYOUT)
+
+
+def confusion_figure(matrix: np.ndarray, labels: Sequence[str] = ("human", "ai")) -> go.Figure:
+    fig = go.Figure(go.Heatmap(z=matrix, x=[f"predicted {x}" for x in labels], y=[f"true {x}" for x in labels],
+                               text=matrix, texttemplate="%{text}", colorscale="Blues", showscale=False))
+    return fig.update_layout(title="Confusion matrix", height=360, yaxis_autorange="reversed", **_LAYOUT)
+
+
+def score_changes(names: Sequence[str], before: Sequence[float], after: Sequence[float], decision: float) -> go.Figure:
+    """Each track's score before and after a change of thresholds, as a dumbbell chart."""
+    fig = go.Figure()
+    for name, b, a in zip(names, before, after):
+        fig.add_trace(go.Scatter(x=[b, a], y=[name, name], mode="lines", line={"color": "#888"}, showlegend=False,
+                                 hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=list(before), y=list(names), mode="markers", name="before",
+                             marker={"color": "#8c8c8c", "size": 10}))
+    fig.add_trace(go.Scatter(x=list(after), y=list(names), mode="markers", name="after",
+                             marker={"color": "#636efa", "size": 12, "symbol": "diamond"}))
+    fig.add_vline(x=decision, line_dash="dash", line_color="white")
+    return fig.update_layout(title="Score before → after", xaxis_range=[0, 1], height=80 + 32 * len(names), **_LAYOUT)
+
+
+__all__ = [
+    "BAND_COLOURS", "class_distributions", "confusion_figure", "contributions_chart", "feature_bands", "label",
+    "roc_figure", "score_changes", "score_gauge", "track_overview",
+]

@@ -1,0 +1,156 @@
+"""What the pages share: the active profile, the session's loaded tracks, cached work, the report view.
+
+UI glue only; every number comes from the ``detector`` package.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+
+from detector import AudioError, ProfileError, Thresholds, extract, plots
+from detector.audio import sha256_of
+from detector.profiles import from_query, to_query
+from detector.report import DetectionReport
+from detector.service import TrackFeatures
+
+AUDIO_TYPES = ["wav", "flac", "ogg", "opus", "mp3"]
+MAX_SESSION_TRACKS = 64  # tracks one browser session keeps in memory for tuning
+
+
+@dataclass
+class Loaded:
+    """A track this session has analysed: its features and an optional label."""
+
+    track: TrackFeatures
+    label: str | None = None
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _features(sha: str, _data: bytes, name: str) -> TrackFeatures:
+    """Decode + features once per audio hash (``_data`` is not hashed again)."""
+    return extract(_data, name=name)
+
+
+def load_track(data: bytes, name: str, label: str | None = None) -> TrackFeatures:
+    """Features for an upload (cached by SHA-256), remembered in this session for tuning.
+
+    Raises :class:`AudioError` with a message for the user.
+    """
+    track = _features(sha256_of(data), data, name)
+    loaded = st.session_state.setdefault("tracks", {})
+    if track.sha256 in loaded:
+        loaded[track.sha256].label = label or loaded[track.sha256].label
+    else:
+        while len(loaded) >= MAX_SESSION_TRACKS:
+            loaded.pop(next(iter(loaded)))
+        loaded[track.sha256] = Loaded(track, label)
+    return track
+
+
+def session_tracks() -> dict[str, Loaded]:
+    return st.session_state.setdefault("tracks", {})
+
+
+def thresholds() -> Thresholds:
+    """The active profile: from the link on a session's first run, then from the session."""
+    if "thresholds" not in st.session_state:
+        token = st.query_params.get("p")
+        active = Thresholds()
+        if token:
+            try:
+                active = from_query(token)
+            except ProfileError as exc:
+                st.session_state["profile_warning"] = str(exc)
+        st.session_state["thresholds"] = active
+        st.session_state.setdefault("baseline", active)
+    return st.session_state["thresholds"]
+
+
+def set_thresholds(active: Thresholds, *, baseline: bool = False) -> None:
+    """Make ``active`` the session's profile and put it in the URL, so a link reproduces it."""
+    st.session_state["thresholds"] = active
+    if baseline:
+        st.session_state["baseline"] = active
+    token = to_query(active)
+    if token:
+        st.query_params["p"] = token
+    elif "p" in st.query_params:
+        del st.query_params["p"]
+
+
+def sync_query() -> None:
+    """Keep the URL's profile in step with the session (page switches drop query params)."""
+    set_thresholds(thresholds())
+
+
+def read_upload(upload) -> bytes | None:
+    """The upload's bytes, or ``None`` after showing why they can't be read."""
+    try:
+        return upload.getvalue()
+    except (OSError, MemoryError) as exc:
+        st.error(f"**{upload.name}** could not be read: {exc}")
+        return None
+
+
+def audio_error(name: str, exc: AudioError) -> None:
+    st.error(f"**{name}** could not be analysed. {exc}")
+
+
+def render_report(report: DetectionReport, active: Thresholds, track: TrackFeatures | None = None,
+                  key: str = "report") -> None:
+    """The full explanation of one report: score, layers, features vs bands, timeline, downloads."""
+    for warning in report.warnings:
+        st.warning(warning)
+    left, right = st.columns([2, 3])
+    with left:
+        st.metric("AI-likeness score", f"{report.score:.2f}",
+                  help="0 = certainly human-made … 1 = certainly machine-made; above the decision line means AI.")
+        st.plotly_chart(plots.score_gauge(report, active.decision), width="stretch", key=f"{key}-gauge")
+        st.subheader(report.verdict)
+        ran = ", ".join(f"**{name}** ({layer.score:.2f})" for name, layer in report.layers.items())
+        st.caption(f"Decided by the **{report.decided_by}** layer. Layers that ran: {ran}. "
+                   f"{report.duration:.1f} s · {report.format} · SHA-256 {report.sha256[:12]}…")
+        for skipped in report.skipped:
+            st.info(f"**{skipped.name.upper()} layer did not run.** {skipped.reason}\n\n*How to enable:* "
+                    f"{skipped.how_to_enable}")
+    with right:
+        tabs = st.tabs([f"{name} layer" for name in report.layers])
+        for tab, layer in zip(tabs, report.layers.values()):
+            with tab:
+                if layer.contributions:
+                    st.plotly_chart(plots.contributions_chart(layer), width="stretch", key=f"{key}-wf-{layer.name}")
+                else:
+                    st.write(f"The {layer.name} layer gives P(AI) = {layer.score:.3f} directly.")
+
+    heuristic = [c for layer in report.layers.values() for c in layer.contributions]
+    if heuristic:
+        st.subheader("Each feature against its threshold bands")
+        st.caption("Green: looks human · grey: neutral · orange: mildly AI · red: strongly AI. "
+                   "The diamond is this track. Tune the bands on the Tune page.")
+        st.plotly_chart(plots.feature_bands(heuristic, active), width="stretch", key=f"{key}-bands")
+        st.dataframe(pd.DataFrame([{"layer": c.layer, "feature": plots.label(c.feature), "value": c.value,
+                                    "band": c.band, "threshold crossed": c.threshold, "step": c.delta}
+                                   for c in heuristic]), hide_index=True, width="stretch")
+    if track is not None:
+        st.subheader("Where in the track")
+        st.plotly_chart(plots.track_overview(track.frames, report.segments, active.decision), width="stretch",
+                        key=f"{key}-overview")
+    segments = pd.DataFrame([{"index": s.index, "start_s": s.start, "end_s": s.end, "score": s.score,
+                              **{f"{k}_score": v for k, v in getattr(s, "layer_scores", {}).items()}, **s.features}
+                             for s in report.segments])
+    if track is None and not segments.empty:
+        st.subheader("Score per segment")
+        st.bar_chart(segments, x="start_s", y="score")
+    c1, c2 = st.columns(2)
+    stem = report.source_name or "track"
+    c1.download_button("Download JSON report", report.to_json(), f"{stem}.report.json", "application/json",
+                       key=f"{key}-json")
+    c2.download_button("Download segments (CSV)", segments.to_csv(index=False), f"{stem}.segments.csv", "text/csv",
+                       key=f"{key}-csv")
+
+
+__all__ = ["AUDIO_TYPES", "Loaded", "audio_error", "load_track", "read_upload", "render_report", "session_tracks",
+           "set_thresholds", "sync_query", "thresholds"]
