@@ -40,3 +40,11 @@ def encode(samples, sr=SR, fmt="WAV", subtype=None) -> bytes:
 @pytest.fixture
 def wav_bytes():
     return encode(tone(seconds=3.0) + noise(seconds=3.0, amp=0.05))
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path, monkeypatch):
+    """Every test gets its own data directory (history, profiles, models), never the project's."""
+    path = tmp_path / "data"
+    monkeypatch.setenv("DETECTOR_DATA_DIR", str(path))
+    return path

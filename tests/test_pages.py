@@ -1,28 +1,112 @@
-"""The dashboard driven through Streamlit's AppTest (a real script run, no browser)."""
+"""The dashboard driven through Streamlit's AppTest (real script runs, no browser)."""
 
-from conftest import encode, noise, tone
+from conftest import chirp, encode, noise, tone
 from streamlit.testing.v1 import AppTest
 
+from detector import Thresholds
+from detector.profiles import to_query
 
-def _app():
-    at = AppTest.from_file("../pages/analyse.py", default_timeout=120)
-    at.run()
-    return at
+TIMEOUT = 120
 
 
-def test_upload_shows_score_and_verdict():
-    at = _app()
+def _dashboard(**query):
+    at = AppTest.from_file("../dashboard.py", default_timeout=TIMEOUT)
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def _song(seconds=6.0, freq=440.0, seed=0):
+    return encode(tone(freq, seconds) + noise(seconds, amp=0.02, seed=seed))
+
+
+def test_analyse_upload_shows_score_verdict_and_every_section():
+    at = _dashboard()
     assert not at.exception
-    at.file_uploader[0].upload("song.wav", encode(tone(440.0, 4.0) + noise(4.0, amp=0.02)), "audio/wav").run()
-    assert not at.exception
+    assert "Drop a track" in at.info[0].value
+    at.file_uploader[0].upload("song.wav", _song(), "audio/wav").run()
+    assert not at.exception and not at.error
     metric = at.metric[0]
     assert metric.label == "AI-likeness score" and 0.1 <= float(metric.value) <= 0.95
     assert any("Likely" in h.value for h in at.subheader)
-    assert any("CLAP layer did not run" in i.value for i in at.info)
+    assert any("CLAP layer did not run" in i.value and "How to enable" in i.value for i in at.info)
+    assert {"Each feature against its threshold bands", "Where in the track"} <= {h.value for h in at.subheader}
+    assert len(at.get("plotly_chart")) >= 4  # gauge, waterfall, feature bands, overview
+    assert {b.label for b in at.get("download_button")} >= {"Download JSON report", "Download segments (CSV)"}
 
 
-def test_bad_file_shows_a_friendly_error():
-    at = _app()
+def test_analyse_bad_file_shows_a_friendly_error():
+    at = _dashboard()
     at.file_uploader[0].upload("fake.mp3", b"definitely not audio" * 10, "audio/mpeg").run()
     assert not at.exception
     assert "fake.mp3" in at.error[0].value and "not a readable audio file" in at.error[0].value
+
+
+def test_analyse_uses_the_profile_in_the_link():
+    strict = Thresholds(decision=0.05)  # everything above 0.05 is "AI"
+    at = _dashboard(p=to_query(strict))
+    at.file_uploader[0].upload("song.wav", _song(), "audio/wav").run()
+    assert any(h.value == "Likely AI-generated" for h in at.subheader)
+    assert at.query_params["p"] == to_query(strict)
+
+
+def test_a_damaged_link_falls_back_to_defaults_with_a_warning():
+    at = _dashboard(p="garbage!!")
+    assert not at.exception
+    assert "damaged" in at.warning[0].value
+
+
+def _tune_with_tracks():
+    at = _dashboard()
+    at.switch_page("pages/tune.py").run()
+    assert not at.exception
+    human = at.file_uploader(key="tune:human")
+    human.upload("human-1.wav", encode(noise(4.0, seed=1)), "audio/wav")
+    human.upload("human-2.wav", encode(noise(4.0, seed=2) + chirp(4.0)), "audio/wav")
+    ai = at.file_uploader(key="tune:ai")
+    ai.upload("ai-1.wav", encode(tone(330.0, 4.0)), "audio/wav")
+    ai.upload("broken.wav", b"RIFF nonsense", "audio/wav")
+    return at.run()
+
+
+def test_tune_rescoring_labelled_tracks_live():
+    at = _tune_with_tracks()
+    assert not at.exception
+    assert "broken.wav" in at.warning[0].value  # skipped, with its reason
+    table = at.dataframe[0].value
+    assert sorted(table["track"]) == ["ai-1.wav", "human-1.wav", "human-2.wav"]
+    assert (table["before"] == table["after"]).all()
+    assert {m.label for m in at.metric} >= {"Accuracy", "ROC AUC", "Labelled tracks"}
+
+    # Lower the decision line: scores stay, verdicts move. Raise the start: every score moves up.
+    at.slider(key="tune:base").set_value(0.7).run()
+    assert not at.exception and not at.error
+    moved = at.dataframe[0].value
+    assert (moved["after"] > moved["before"]).all()
+    assert (moved["change"] <= 0.2 + 1e-9).all()  # the start moved by 0.2; clipping can only take some back
+    assert "p" in at.query_params  # the link now carries the profile
+
+
+def test_tune_invalid_order_is_explained_and_ignored():
+    at = _tune_with_tracks()
+    at.slider(key="tune:mfcc_variance:ai_threshold").set_value(5000.0).run()  # above human_threshold 200
+    assert not at.exception
+    assert "not valid" in at.error[0].value and "must not be above" in at.error[0].value
+    assert (at.dataframe[0].value["change"] == 0).all()
+
+
+def test_tune_profiles_save_load_reset(data_dir):
+    at = _tune_with_tracks()
+    at.slider(key="tune:decision").set_value(0.3).run()
+    at.text_input(key="tune:name").input("lenient").run()
+    at.button[1].click().run()  # Save
+    assert not at.exception
+    assert "Saved profile **lenient**" in at.success[0].value
+    assert (data_dir / "profiles" / "lenient.json").is_file()
+    assert Thresholds.load(data_dir / "profiles" / "lenient.json").decision == 0.3
+    at.button[2].click().run()  # Reset
+    assert at.slider(key="tune:decision").value == 0.5
+    at.selectbox(key="tune:saved").select("lenient").run()
+    at.button[0].click().run()  # Load
+    assert "Loaded profile **lenient**" in at.success[0].value
+    assert at.slider(key="tune:decision").value == 0.3
