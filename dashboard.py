@@ -6,8 +6,8 @@ from pages._shared import sync_query, thresholds
 
 st.set_page_config(page_title="AI music detector", page_icon="🎛️", layout="wide")
 page = st.navigation([
-    st.Page("pages/analyse.py", title="Analyse", icon="🔍", default=True),
-    st.Page("pages/tune.py", title="Tune", icon="🎚️"),
+    st.Page("pages/analyse.py", title="Analyse", icon=":material/search:", default=True),
+    st.Page("pages/tune.py", title="Tune", icon=":material/tune:"),
 ])
 thresholds()
 if warning := st.session_state.pop("profile_warning", None):

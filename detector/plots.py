@@ -94,7 +94,8 @@ def feature_bands(contributions: Sequence[Contribution], thresholds: Thresholds,
             b = x1 if not math.isfinite(hi) else min(to_axis(hi), x1)
             if a < b:
                 fig.add_vrect(x0=10 ** a if log else a, x1=10 ** b if log else b, fillcolor=BAND_COLOURS[band],
-                              opacity=0.35, line_width=0, row=row, col=1)
+                              opacity=0.35, line_width=0, layer="below", row=row, col=1,
+                              exclude_empty_subplots=False)
         if extra:
             fig.add_trace(go.Scatter(x=extra, y=[0] * len(extra), mode="markers", showlegend=False,
                                      marker={"symbol": "line-ns-open", "size": 14, "color": "#bbbbbb"},

@@ -182,12 +182,12 @@ def tuner() -> None:
             c1.plotly_chart(plots.confusion_figure(result.confusion), width="stretch")
             if result.auc is not None:
                 c2.plotly_chart(plots.roc_figure(result.fpr, result.tpr, result.auc), width="stretch")
-            features = feature_table(after, [t.label for t in tracks])
-            shown = [f for f in SPECTRAL_RULES + EMBEDDING_RULES if f in features.columns]
-            st.plotly_chart(plots.class_distributions(features[is_labelled], shown, active), width="stretch")
         else:
             st.caption("Label tracks (upload them as human-made or AI-generated above) to see accuracy, "
-                       "a confusion matrix, a ROC curve and per-class feature distributions.")
+                       "a confusion matrix and a ROC curve.")
+        features = feature_table(after, [t.label for t in tracks])
+        shown = [f for f in SPECTRAL_RULES + EMBEDDING_RULES if f in features.columns]
+        st.plotly_chart(plots.class_distributions(features, shown, active), width="stretch")
 
 
 tuner()

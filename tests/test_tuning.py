@@ -56,5 +56,6 @@ def test_rescore_moves_scores_and_figures_build():
             plots.confusion_figure(np.array([[1, 0], [0, 1]]))]
     for fig in figs:
         assert fig.to_dict()["data"]
+    assert len(figs[2].to_dict()["layout"]["shapes"]) >= 4 * 3  # every rule's bands are drawn
     overview = figs[3].to_dict()["data"]
     assert any(trace["type"] == "heatmap" for trace in overview)
