@@ -8,6 +8,7 @@ st.set_page_config(page_title="AI music detector", page_icon="🎛️", layout="
 page = st.navigation([
     st.Page("pages/analyse.py", title="Analyse", icon=":material/search:", default=True),
     st.Page("pages/tune.py", title="Tune", icon=":material/tune:"),
+    st.Page("pages/history.py", title="Batch & history", icon=":material/history:"),
 ])
 thresholds()
 if warning := st.session_state.pop("profile_warning", None):

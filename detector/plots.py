@@ -158,6 +158,17 @@ def track_overview(frames: SpectralFrames, segments: Sequence[Segment], decision
     return fig.update_layout(height=560, **_LAYOUT)
 
 
+def compare_segments(reports: Sequence[DetectionReport], decision: float) -> go.Figure:
+    """Per-segment scores of several reports on one time axis."""
+    fig = go.Figure()
+    for i, report in enumerate(reports, start=1):
+        fig.add_trace(go.Scatter(x=[(s.start + s.end) / 2 for s in report.segments], y=[s.score for s in report.segments],
+                                 mode="lines+markers", line_shape="hvh", name=f"{i}. {report.source_name}"))
+    fig.add_hline(y=decision, line_dash="dash", line_color="white")
+    return fig.update_layout(title="Score per segment", xaxis_title="time (s)", yaxis_range=[0, 1], height=320,
+                             **_LAYOUT)
+
+
 def class_distributions(table: pd.DataFrame, features: Sequence[str], thresholds: Thresholds) -> go.Figure:
     """Per-class strip plots of each feature, with the rule's thresholds drawn on them."""
     features = [f for f in features if f in table.columns]
@@ -205,6 +216,6 @@ def score_changes(names: Sequence[str], before: Sequence[float], after: Sequence
 
 
 __all__ = [
-    "BAND_COLOURS", "class_distributions", "confusion_figure", "contributions_chart", "feature_bands", "label",
+    "BAND_COLOURS", "class_distributions", "compare_segments", "confusion_figure", "contributions_chart", "feature_bands", "label",
     "roc_figure", "score_changes", "score_gauge", "track_overview",
 ]

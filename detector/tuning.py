@@ -86,6 +86,23 @@ def feature_table(reports: Sequence[DetectionReport], labels: Sequence[str | Non
 
 
 
+def compare_table(reports: Sequence[DetectionReport]) -> pd.DataFrame:
+    """Reports side by side: one column per report, one row per score, layer score and feature.
+
+    Values are formatted as text (numbers to 4 significant digits) so each column has one type.
+    """
+    columns = {}
+    for i, report in enumerate(reports, start=1):
+        values = {"score": report.score, "verdict": report.verdict, "decided by": report.decided_by,
+                  "duration (s)": round(report.duration, 2), "format": report.format}
+        for name, layer in report.layers.items():
+            values[f"{name} layer score"] = layer.score
+            values.update({f"{name}: {k}": v for k, v in layer.features.items()})
+        columns[f"{i}. {report.source_name}"] = {k: f"{v:.4g}" if isinstance(v, float) else str(v)
+                                                 for k, v in values.items()}
+    return pd.DataFrame(columns).fillna("—")
+
+
 # Slider ranges (low, high, step) for each feature's thresholds; wide enough for real music
 # (e.g. MFCC variance of human tracks runs from about 1,650 to 7,500).
 SLIDER_RANGES = {
@@ -107,4 +124,4 @@ def slider_range(feature: str, thresholds: Thresholds) -> tuple[float, float, fl
     return lo, hi, step
 
 
-__all__ = ["Evaluation", "LABELS", "SLIDER_RANGES", "evaluate", "feature_table", "rescore", "slider_range"]
+__all__ = ["Evaluation", "LABELS", "SLIDER_RANGES", "compare_table", "evaluate", "feature_table", "rescore", "slider_range"]

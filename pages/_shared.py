@@ -15,6 +15,7 @@ from detector.audio import sha256_of
 from detector.profiles import from_query, to_query
 from detector.report import DetectionReport
 from detector.service import TrackFeatures
+from detector.store import HistoryStore, StoreError, profile_id
 
 AUDIO_TYPES = ["wav", "flac", "ogg", "opus", "mp3"]
 MAX_SESSION_TRACKS = 64  # tracks one browser session keeps in memory for tuning
@@ -48,6 +49,30 @@ def load_track(data: bytes, name: str, label: str | None = None) -> TrackFeature
             loaded.pop(next(iter(loaded)))
         loaded[track.sha256] = Loaded(track, label)
     return track
+
+
+@st.cache_resource(show_spinner=False)
+def history() -> HistoryStore:
+    """The analysis history (one SQLite file in the data directory), shared by every session."""
+    return HistoryStore()
+
+
+def active_profile() -> str:
+    """The history key of the active settings: the thresholds and the identity of the active models."""
+    return profile_id(thresholds(), {})
+
+
+def remember(report: DetectionReport) -> None:
+    """Keep ``report`` in the history once per session; a history problem is shown, never fatal."""
+    done = st.session_state.setdefault("stored", set())
+    key = (report.sha256, active_profile())
+    if key in done:
+        return
+    try:
+        history().put(report, key[1])
+        done.add(key)
+    except StoreError as exc:
+        st.warning(f"This analysis could not be saved to the history: {exc}")
 
 
 def session_tracks() -> dict[str, Loaded]:
@@ -152,5 +177,6 @@ def render_report(report: DetectionReport, active: Thresholds, track: TrackFeatu
                        key=f"{key}-csv")
 
 
-__all__ = ["AUDIO_TYPES", "Loaded", "audio_error", "load_track", "read_upload", "render_report", "session_tracks",
+__all__ = ["AUDIO_TYPES", "Loaded", "active_profile", "audio_error", "history", "load_track", "read_upload",
+           "remember", "render_report", "session_tracks",
            "set_thresholds", "sync_query", "thresholds"]

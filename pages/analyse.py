@@ -3,7 +3,7 @@
 import streamlit as st
 
 from detector import AudioError, score
-from pages._shared import AUDIO_TYPES, audio_error, load_track, read_upload, render_report, thresholds
+from pages._shared import AUDIO_TYPES, audio_error, load_track, read_upload, remember, render_report, thresholds
 
 st.title("Is this track machine-made?")
 st.caption("Upload a track (WAV, FLAC, OGG/Vorbis, Opus or MP3, 1 s to 20 min, up to 200 MB). "
@@ -26,4 +26,6 @@ except AudioError as exc:
     st.stop()
 
 active = thresholds()
-render_report(score(track, active), active, track)
+report = score(track, active)
+remember(report)
+render_report(report, active, track)

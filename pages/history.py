@@ -1,0 +1,80 @@
+"""Analyse many tracks at once, and browse, reopen, compare and export every past analysis."""
+
+from dataclasses import asdict
+
+import pandas as pd
+import streamlit as st
+
+from detector import plots
+from detector.batch import analyze_batch
+from detector.store import StoreError
+from detector.tuning import compare_table
+from pages._shared import AUDIO_TYPES, active_profile, history, read_upload, render_report, session_tracks, thresholds
+
+st.title("Batch & history")
+active = thresholds()
+try:
+    store = history()
+except StoreError as exc:
+    st.error(f"The analysis history cannot be opened: {exc}")
+    st.stop()
+
+st.subheader("Analyse many tracks")
+uploads = st.file_uploader("Tracks", type=AUDIO_TYPES, accept_multiple_files=True, key="batch:files")
+if st.button("Analyse and add to the history", disabled=not uploads, type="primary"):
+    items = [(u.name, data) for u in uploads if (data := read_upload(u)) is not None]
+    bar = st.progress(0.0, text="Starting…")
+    result = analyze_batch(items, store=store, thresholds=active, profile=active_profile(),
+                           progress=lambda done, total, name: bar.progress(done / total, text=f"{done}/{total}: {name}"))
+    bar.progress(1.0, text=f"Done: {result.analysed} analysed, {result.reused} already in the history, "
+                           f"{len(result.failures)} could not be analysed.")
+    for name, message in result.failures:
+        st.error(f"**{name}** could not be analysed. {message}")
+
+st.subheader("History")
+total = store.count()
+if not total:
+    st.info("No analyses yet. Every track analysed on any page is kept here, and survives a server restart.")
+    st.stop()
+f1, f2, f3 = st.columns([2, 1, 2])
+search = f1.text_input("Search names", key="history:search", placeholder="part of a file name")
+verdict = f2.selectbox("Verdict", ["any", "AI", "human"], key="history:verdict")
+low, high = f3.slider("Score between", 0.0, 1.0, (0.0, 1.0), step=0.01, key="history:score")
+rows = store.rows(search=search or None, verdict=None if verdict == "any" else verdict, min_score=low,
+                  max_score=high)
+table = pd.DataFrame([asdict(r) for r in rows])
+st.caption(f"{len(rows)} of {total} analyses. Click a column header to sort.")
+if table.empty:
+    st.stop()
+st.dataframe(table, hide_index=True, width="stretch",
+             column_config={"score": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f"),
+                            "sha256": st.column_config.TextColumn(width="small")})
+st.download_button("Export these rows (CSV)", store.export_csv(rows), "history.csv", "text/csv")
+
+labels = {r.id: f"#{r.id} {r.source_name} ({r.score:.2f}, {r.created_at[:16]})" for r in rows}
+open_id = st.selectbox("Open an analysis", [None, *labels], format_func=lambda i: "—" if i is None else labels[i],
+                       key="history:open")
+if open_id is not None:
+    try:
+        report = store.get_by_id(open_id)
+    except StoreError as exc:
+        st.error(str(exc))
+    else:
+        loaded = session_tracks().get(report.sha256)
+        render_report(report, active, loaded.track if loaded else None, key="history")
+
+pair = st.multiselect("Compare two analyses side by side", list(labels), format_func=labels.get, max_selections=2,
+                      key="history:compare")
+if len(pair) == 2:
+    try:
+        reports = [store.get_by_id(i) for i in pair]
+    except StoreError as exc:
+        st.error(str(exc))
+        st.stop()
+    columns = st.columns(2)
+    for column, report, row_id in zip(columns, reports, pair):
+        with column:
+            st.markdown(f"**{report.source_name}** · {report.verdict}")
+            st.plotly_chart(plots.score_gauge(report, active.decision), width="stretch", key=f"cmp-{row_id}")
+    st.plotly_chart(plots.compare_segments(reports, active.decision), width="stretch")
+    st.dataframe(compare_table(reports), width="stretch")
