@@ -221,3 +221,16 @@ def test_export_csv(store, report):
                         "format,report_schema")
     assert '"plain, with comma.wav"' in lines[1] and ",0.2,Likely human-made,False," in lines[1]
     assert ",'=cmd|calc.wav," in lines[2]
+
+
+def test_a_failed_migration_changes_nothing(tmp_path, report):
+    path = tmp_path / "v1.sqlite3"
+    with raw(path) as conn:
+        conn.executescript(V1_SCHEMA)
+        conn.execute("CREATE INDEX analyses_source_name ON analyses (format)")  # clashes with step v2
+    with pytest.raises(StoreError, match="already exists"):
+        HistoryStore(path)
+    with raw(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(analyses)")}
+    assert "report_schema" not in columns  # the ALTER TABLE before the failure was rolled back too
