@@ -33,14 +33,14 @@ class BatchResult:
     ----------
     reports : list of DetectionReport
         One per file that could be analysed (or was found in the history), in order.
-    failures : list of (Path, str)
-        Each file that could not be analysed and why, in words for the user.
+    failures : list of (Path or str, str)
+        Each file (its path, or an upload's name) that could not be analysed and why, in words for the user.
     reused : int
         How many of ``reports`` came from the history instead of a new analysis.
     """
 
     reports: list[DetectionReport] = field(default_factory=list)
-    failures: list[tuple[Path, str]] = field(default_factory=list)
+    failures: list[tuple[Path | str, str]] = field(default_factory=list)
     reused: int = 0
 
     @property
@@ -107,8 +107,16 @@ def _component_ids(analyze_kwargs: Mapping[str, Any]) -> dict[str, str]:
     return components
 
 
+def _items(sources: Iterable[str | os.PathLike | tuple[str, bytes]]) -> list[tuple[str, Path | bytes, Path | str]]:
+    """``(name, source, label for failures)`` for every file under the paths, then every in-memory upload."""
+    sources = list(sources)
+    uploads = [s for s in sources if isinstance(s, tuple)]
+    files = iter_audio_files(s for s in sources if not isinstance(s, tuple))
+    return [(p.name, p, p) for p in files] + [(name, data, name) for name, data in uploads]
+
+
 def analyze_batch(
-    paths: Iterable[str | os.PathLike],
+    paths: Iterable[str | os.PathLike | tuple[str, bytes]],
     *,
     store: HistoryStore | None = None,
     thresholds: Thresholds | None = None,
@@ -121,7 +129,7 @@ def analyze_batch(
     Parameters
     ----------
     paths
-        Files and folders.
+        Files and folders, and in-memory uploads as ``(name, bytes)`` pairs.
     store : HistoryStore, optional
         Where to look for earlier analyses and keep new ones. Without it every file
         is analysed and nothing is kept.
@@ -151,25 +159,25 @@ def analyze_batch(
     thresholds = (thresholds or Thresholds()).validate()
     if profile is None:
         profile = profile_id(thresholds, _component_ids(analyze_kwargs))
-    files = iter_audio_files(paths)
+    items = _items(paths)
     result = BatchResult()
-    for done, path in enumerate(files, start=1):
+    for done, (name, source, where) in enumerate(items, start=1):
         try:
-            stored = store.get(sha256_of(path), profile) if store is not None else None
+            stored = store.get(sha256_of(source), profile) if store is not None else None
             if stored is not None:
-                if stored.source_name != path.name:
-                    stored = dataclasses.replace(stored, source_name=path.name)
+                if stored.source_name != name:
+                    stored = dataclasses.replace(stored, source_name=name)
                 result.reports.append(stored)
                 result.reused += 1
             else:
-                report = analyze(path, thresholds=thresholds, name=path.name, **analyze_kwargs)
+                report = analyze(source, thresholds=thresholds, name=name, **analyze_kwargs)
                 if store is not None:
                     store.put(report, profile)
                 result.reports.append(report)
         except AudioError as exc:
-            result.failures.append((path, str(exc)))
+            result.failures.append((where, str(exc)))
         if progress is not None:
-            progress(done, len(files), path.name)
+            progress(done, len(items), name)
     return result
 
 

@@ -15,7 +15,7 @@ from detector.audio import sha256_of
 from detector.profiles import from_query, to_query
 from detector.report import DetectionReport
 from detector.service import TrackFeatures
-from detector.store import HistoryStore, StoreError, profile_id
+from detector.store import HistoryStore, StoreError, default_path, profile_id
 
 AUDIO_TYPES = ["wav", "flac", "ogg", "opus", "mp3"]
 MAX_SESSION_TRACKS = 64  # tracks one browser session keeps in memory for tuning
@@ -52,9 +52,13 @@ def load_track(data: bytes, name: str, label: str | None = None) -> TrackFeature
 
 
 @st.cache_resource(show_spinner=False)
+def _history(path: str) -> HistoryStore:
+    return HistoryStore(path)
+
+
 def history() -> HistoryStore:
     """The analysis history (one SQLite file in the data directory), shared by every session."""
-    return HistoryStore()
+    return _history(str(default_path()))
 
 
 def active_profile() -> str:

@@ -51,10 +51,10 @@ st.dataframe(table, hide_index=True, width="stretch",
                             "sha256": st.column_config.TextColumn(width="small")})
 st.download_button("Export these rows (CSV)", store.export_csv(rows), "history.csv", "text/csv")
 
-labels = {r.id: f"#{r.id} {r.source_name} ({r.score:.2f}, {r.created_at[:16]})" for r in rows}
-open_id = st.selectbox("Open an analysis", [None, *labels], format_func=lambda i: "—" if i is None else labels[i],
-                       key="history:open")
-if open_id is not None:
+ids = {f"#{r.id} {r.source_name} ({r.score:.2f}, {r.created_at[:16].replace('T', ' ')})": r.id for r in rows}
+opened = st.selectbox("Open an analysis", ["—", *ids], key="history:open")
+if opened != "—":
+    open_id = ids[opened]
     try:
         report = store.get_by_id(open_id)
     except StoreError as exc:
@@ -63,8 +63,8 @@ if open_id is not None:
         loaded = session_tracks().get(report.sha256)
         render_report(report, active, loaded.track if loaded else None, key="history")
 
-pair = st.multiselect("Compare two analyses side by side", list(labels), format_func=labels.get, max_selections=2,
-                      key="history:compare")
+pair = [ids[label] for label in st.multiselect("Compare two analyses side by side", list(ids), max_selections=2,
+                                              key="history:compare")]
 if len(pair) == 2:
     try:
         reports = [store.get_by_id(i) for i in pair]

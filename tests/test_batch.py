@@ -181,3 +181,17 @@ def test_store_errors_propagate_from_batch(folder, tmp_path):
         Path(str(db) + suffix).unlink(missing_ok=True)
     with pytest.raises(StoreError):
         analyze_batch([folder / "a.wav"], store=store)
+
+
+def test_in_memory_uploads_are_analysed_and_reused(tmp_path):
+    from detector.batch import analyze_batch
+    from detector.store import HistoryStore
+
+    store = HistoryStore(tmp_path / "h.sqlite3")
+    uploads = [("a.wav", encode(tone(330.0, 3.0))), ("b.wav", encode(noise(3.0))), ("bad.mp3", b"nope" * 50)]
+    first = analyze_batch(uploads, store=store)
+    assert (first.analysed, first.reused) == (2, 0)
+    assert first.failures[0][0] == "bad.mp3" and "not a readable audio file" in first.failures[0][1]
+    again = analyze_batch(uploads[:2], store=store)
+    assert (again.analysed, again.reused) == (0, 2)
+    assert [r.to_json() for r in again.reports] == [r.to_json() for r in first.reports]

@@ -110,3 +110,46 @@ def test_tune_profiles_save_load_reset(data_dir):
     at.button[0].click().run()  # Load
     assert "Loaded profile **lenient**" in at.success[0].value
     assert at.slider(key="tune:decision").value == 0.3
+
+
+def test_batch_history_open_compare_and_survive_a_restart():
+    at = _dashboard()
+    at.switch_page("pages/history.py").run()
+    assert not at.exception
+    assert "No analyses yet" in at.info[0].value
+    files = at.file_uploader(key="batch:files")
+    files.upload("one.wav", _song(freq=330.0), "audio/wav")
+    files.upload("two.wav", encode(noise(5.0, seed=3)), "audio/wav")
+    files.upload("broken.flac", b"fLaC" + b"\0" * 100, "audio/flac")
+    at.run()
+    at.button[0].click().run()
+    assert not at.exception
+    assert "broken.flac" in at.error[0].value
+    table = at.dataframe[0].value
+    assert sorted(table["source_name"]) == ["one.wav", "two.wav"]
+
+    # A fresh app (as after a server restart) reads the same history file.
+    at = _dashboard()
+    at.switch_page("pages/history.py").run()
+    assert len(at.dataframe[0].value) == 2
+    at.text_input(key="history:search").input("two").run()
+    assert list(at.dataframe[0].value["source_name"]) == ["two.wav"]
+    at.text_input(key="history:search").input("").run()
+    ids = at.selectbox(key="history:open").options
+    at.selectbox(key="history:open").select_index(1).run()
+    assert not at.exception and at.metric[0].label == "AI-likeness score"
+    at.multiselect(key="history:compare").select(at.multiselect(key="history:compare").options[0]) \
+        .select(at.multiselect(key="history:compare").options[1]).run()
+    assert not at.exception
+    compared = at.dataframe[-1].value
+    assert compared.shape[1] == 2 and "spectral: mfcc_variance" in compared.index
+    assert len(ids) == 3  # "—" and two analyses
+
+
+def test_analyse_keeps_the_report_in_the_history(data_dir):
+    from detector.store import HistoryStore
+
+    at = _dashboard()
+    at.file_uploader[0].upload("kept.wav", _song(), "audio/wav").run()
+    rows = HistoryStore(data_dir / "history.sqlite3").rows()
+    assert [r.source_name for r in rows] == ["kept.wav"]
