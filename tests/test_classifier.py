@@ -276,6 +276,18 @@ def test_clap_model_needs_clap_features(tmp_path, trained):
     assert "CLAP embeddings" in skipped.reason and "--feature-set spectral" in skipped.how_to_enable
     # and the spectral model scores the same track
     assert score(track, model=load_model(trained[0])).decided_by == "classifier"
+    # with CLAP features of the training checkpoint the clap model scores; with another it is skipped
+    from dataclasses import replace
+
+    save_model(replace(result, clap_checkpoint={"checkpoint": "music.pt", "checkpoint_sha256": "c" * 64}),
+               tmp_path / "clap.skops")
+    model = load_model(tmp_path / "clap.skops")
+    report = score(fake_clap(track), model=model)
+    assert report.decided_by == "classifier" and set(report.layers["classifier"].features) <= set(CLAP.names)
+    assert report.score == pytest.approx(model.predict_proba(fake_clap(track).clap.aggregate)[0])
+    report = score(fake_clap(track, checkpoint_sha256="d" * 64), model=model)
+    assert report.decided_by == "spectral"
+    assert "embeddings of the CLAP checkpoint music.pt" in {s.name: s for s in report.skipped}["classifier"].reason
 
 
 def tone_wav(tmp_path):
@@ -355,3 +367,51 @@ def test_pipeline_shape():
     vote = pipe.named_steps["vote"]
     assert vote.voting == "soft" and [n for n, _ in vote.estimators] == ["rf", "svm"]
     assert vote.estimators[0][1].random_state == 0 and vote.estimators[1][1].probability
+
+
+def test_spectral_vector_follows_its_names(tmp_path):
+    from detector.vectors import spectral_vector
+
+    track = extract(tone_wav(tmp_path))
+    vec = dict(zip(SPECTRAL.names, spectral_vector(track)))
+    assert vec["mfcc_variance"] == track.spectral["mfcc_variance"]
+    assert vec["mfcc_mean_03"] == pytest.approx(track.frames.mfcc[3].mean())
+    assert vec["mfcc_std_19"] == pytest.approx(track.frames.mfcc[19].std())
+    assert vec["contrast_mean_6"] == pytest.approx(track.frames.contrast[6].mean())
+    assert vec["flatness_p50"] == pytest.approx(np.median(track.frames.flatness))
+
+
+def fake_clap(track, checkpoint_sha256="c" * 64, seed=0):
+    from dataclasses import replace
+
+    from detector.service import ClapFeatures
+
+    v = np.random.default_rng(seed).standard_normal(512).astype(np.float32)
+    v /= np.linalg.norm(v)
+    clap = ClapFeatures("music.pt", checkpoint_sha256, "HTSAT-base", v, v[None], ((0.0, track.duration),), {}, ({},))
+    return replace(track, clap=clap)
+
+
+def test_clap_vectors_are_extracted_with_the_encoder_and_cached_per_checkpoint(dataset_dir, tmp_path, monkeypatch):
+    import detector.classifier as clf
+
+    class Encoder:
+        checkpoint, checkpoint_sha256 = "music.pt", "c" * 64
+
+    seen, base = [], extract(tone_wav(tmp_path))
+
+    def extract_with_clap(path, clap=None):  # the CLAP layer's extract(..., clap=encoder), faked
+        seen.append(clap)
+        if path.name == "broken.wav":
+            raise AudioError("not audio")
+        return fake_clap(base, seed=len(seen))
+
+    monkeypatch.setattr(clf, "extract", extract_with_clap)
+    ds = load_dataset(dataset_dir)
+    cache = VectorCache(tmp_path / "cache")
+    first = extract_vectors(ds, CLAP, clap=Encoder(), cache=cache)
+    assert first.X.shape == (20, 512) and first.cache_hits == 0 and all(isinstance(e, Encoder) for e in seen)
+    assert first.clap_checkpoint == {"checkpoint": "music.pt", "checkpoint_sha256": "c" * 64}
+    assert len(list((tmp_path / "cache" / ("clap-512-v1@" + "c" * 16)).glob("*.npy"))) == 20
+    again = extract_vectors(ds, CLAP, clap=Encoder(), cache=cache)
+    assert again.cache_hits == 20 and np.array_equal(again.X, first.X)
