@@ -44,7 +44,10 @@ from sklearn.svm import SVC
 from . import __version__
 from .audio import AudioError, sha256_of
 from .config import data_dir
-from .dataset import DEFAULT_FOLDS, DEFAULT_TEST_SIZE, LABELS, Dataset, DatasetError, LabelledFile, SkippedFile, check_class_counts, class_counts
+from .dataset import (
+    DEFAULT_FOLDS, DEFAULT_TEST_SIZE, LABELS, Dataset, DatasetError, LabelledFile, SkippedFile, check_class_counts,
+    class_counts,
+)
 from .report import LayerResult
 from .service import TrackFeatures, extract
 from .vectors import (
@@ -144,7 +147,10 @@ def extract_vectors(
         try:
             sha = sha256_of(item.path)
             if sha in seen:
-                raise FeatureSetUnavailable(f"the same audio as {seen[sha]}; a duplicate would leak between folds")
+                skipped.append(SkippedFile(str(item.path), f"the same audio as {seen[sha]} (a duplicate would "
+                                                           "leak between training and test folds)"))
+                progress(i + 1, total, f"skipped {item.path.name}")
+                continue
             vec = None
             if cache is not None and (feature_set is not CLAP or ckpt_sha):
                 vec = cache.get(cache_key(feature_set, ckpt_sha), sha, feature_set.size)
@@ -657,6 +663,9 @@ def evaluate(
     DatasetError
         When no file could be used.
     """
+    if model.feature_set is CLAP and clap is None:
+        raise FeatureSetUnavailable(f"the model {model.name} was trained on CLAP embeddings, and the CLAP layer "
+                                    "is not available.")
     vectors = extract_vectors(dataset, model.feature_set, clap=clap, cache=cache, use_cache=use_cache,
                               progress=progress)
     want = (model.card.get("clap") or {}).get("checkpoint_sha256")

@@ -181,6 +181,7 @@ def skipped_summary(skipped: Sequence[SkippedFile]) -> str:
 
 
 __all__ = [
-    "AUDIO_EXTENSIONS", "DEFAULT_FOLDS", "DEFAULT_TEST_SIZE", "LABELS", "MIN_PER_CLASS", "Dataset", "DatasetError", "LabelledFile", "SkippedFile",
+    "AUDIO_EXTENSIONS", "DEFAULT_FOLDS", "DEFAULT_TEST_SIZE", "LABELS", "MIN_PER_CLASS", "Dataset", "DatasetError",
+    "LabelledFile", "SkippedFile",
     "check_class_counts", "class_counts", "load_dataset", "skipped_summary",
 ]

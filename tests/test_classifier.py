@@ -415,3 +415,12 @@ def test_clap_vectors_are_extracted_with_the_encoder_and_cached_per_checkpoint(d
     assert len(list((tmp_path / "cache" / ("clap-512-v1@" + "c" * 16)).glob("*.npy"))) == 20
     again = extract_vectors(ds, CLAP, clap=Encoder(), cache=cache)
     assert again.cache_hits == 20 and np.array_equal(again.X, first.X)
+
+
+def test_duplicate_audio_is_skipped(tmp_path, data_env):
+    write_dataset(tmp_path / "d", n=2)
+    shutil.copy(tmp_path / "d" / "ai" / "ai01.flac", tmp_path / "d" / "human" / "copy.flac")
+    vectors = extract_vectors(load_dataset(tmp_path / "d"), SPECTRAL)
+    assert vectors.counts() == {"human": 3, "ai": 1}  # human/ is listed first, so the ai copy is the duplicate
+    (dup,) = vectors.skipped
+    assert dup.path.endswith("ai01.flac") and "the same audio as copy.flac" in dup.reason
