@@ -157,6 +157,9 @@ def _print_text(report) -> None:
     for layer in report.layers.values():
         for c in layer.contributions:
             print(f"    {c.feature:<14} {c.value:>12.4f}  {c.band:<9} {c.delta:+.2f}")
+    if "classifier" in report.layers:
+        print(f"    {'classifier':<14} P(AI) {report.layers['classifier'].score:.4f}  "
+              f"({report.versions['classifier_model']}, {report.versions['classifier_feature_set']})")
     for skipped in report.skipped:
         print(f"    [{skipped.name} did not run] {skipped.reason}")
     for warning in report.warnings:

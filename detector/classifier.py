@@ -126,7 +126,8 @@ def extract_vectors(
     Parameters
     ----------
     clap
-        A CLAP encoder, passed on as ``extract(..., clap=clap)`` (only when not None).
+        A CLAP encoder, passed on as ``extract(..., clap=clap)`` when ``feature_set`` is
+        ``clap-512`` (and only when not None).
         For ``clap-512`` its ``checkpoint_sha256`` attribute, if it has one, lets cached
         embeddings be used without decoding.
     cache
@@ -157,14 +158,18 @@ def extract_vectors(
             if vec is not None:
                 hits += 1
             else:
-                track = extract(item.path, **({"clap": clap} if clap is not None else {}))
+                # only a clap-512 vector needs the (slow) CLAP encoder
+                track = extract(item.path, **({"clap": clap} if clap is not None and feature_set is CLAP else {}))
                 vec = vector_for(track, feature_set)
                 if feature_set is CLAP:
                     if ckpt_sha and track.clap.checkpoint_sha256 != ckpt_sha:
                         raise FeatureSetUnavailable("its CLAP embedding comes from a different checkpoint")
                     ckpt_sha, ckpt_name = track.clap.checkpoint_sha256, track.clap.checkpoint
                 if cache is not None:
-                    cache.put(cache_key(feature_set, ckpt_sha), sha, vec)
+                    try:
+                        cache.put(cache_key(feature_set, ckpt_sha), sha, vec)
+                    except OSError:
+                        pass  # the cache only saves time; an unwritable cache must not cost the file
         except (AudioError, FeatureSetUnavailable, OSError, ValueError) as exc:
             skipped.append(SkippedFile(str(item.path), str(exc)))
             progress(i + 1, total, f"skipped {item.path.name}")

@@ -191,7 +191,7 @@ def test_evaluate_and_service_on_unseen_tracks(trained, data_env, tmp_path):
     assert "python -m detector train" in NO_CLASSIFIER.how_to_enable
 
     rc, out, _ = run_main("analyze", str(wav), "--model", str(trained[0]))
-    assert rc == 0 and "decided by classifier" in out
+    assert rc == 0 and "decided by classifier" in out and "P(AI)" in out
 
 
 @pytest.fixture()
