@@ -25,6 +25,7 @@ import os
 import sys
 import tempfile
 import warnings
+import zipfile
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from importlib import metadata
@@ -435,6 +436,7 @@ def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would make the model unreadable to the dashboard's user
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -460,7 +462,7 @@ def save_model(result: TrainingResult, path: str | Path, *, dataset: str = "") -
     path = Path(path).expanduser().resolve()
 
     def dump(tmp: Path) -> None:
-        sio.dump(result.model, tmp)
+        sio.dump(result.model, tmp, compression=zipfile.ZIP_DEFLATED)  # the schema is ~10 MB of JSON
         unexpected = sorted(set(sio.get_untrusted_types(file=tmp)) - set(ALLOWED_TYPES))
         if unexpected:
             raise RuntimeError(f"This scikit-learn stores types outside the model allowlist: {unexpected}.")

@@ -192,6 +192,7 @@ class VectorCache:
         try:
             with os.fdopen(fd, "wb") as fh:
                 np.save(fh, np.asarray(vector, dtype=np.float64), allow_pickle=False)
+            os.chmod(tmp, 0o644)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

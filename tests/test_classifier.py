@@ -121,6 +121,7 @@ def test_model_card(trained):
     assert card["metrics"]["cv"] == metrics["cv"] and card["metrics"]["holdout"] == metrics["holdout"]
     assert {"scikit-learn", "skops", "numpy", "detector"} <= set(card["versions"])
     assert card["trained_at"].endswith("+00:00")
+    assert model.stat().st_mode & 0o777 == 0o644 and model.stat().st_size < 3_000_000  # deflated skops archive
 
 
 def test_allowlist_is_exactly_what_a_model_holds(trained):
