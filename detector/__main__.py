@@ -99,8 +99,14 @@ CLAP_ENCODER = None
 
 
 def _train(args) -> int:
+    from pathlib import Path
+
     from .classifier import save_model, train_dataset
 
+    if Path(args.out).is_dir():
+        print(f"error: --out {args.out} is a folder; give a file name such as {Path(args.out) / 'model.skops'}",
+              file=sys.stderr)
+        return EXIT_USAGE
     try:
         dataset = load_dataset(args.data)
         feature_set, note = resolve_feature_set(args.feature_set, clap_available=CLAP_ENCODER is not None)

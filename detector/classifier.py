@@ -47,7 +47,7 @@ from .audio import AudioError, sha256_of
 from .config import data_dir
 from .dataset import (
     DEFAULT_FOLDS, DEFAULT_TEST_SIZE, LABELS, Dataset, DatasetError, LabelledFile, SkippedFile, check_class_counts,
-    class_counts,
+    class_counts, skipped_summary,
 )
 from .report import LayerResult
 from .service import TrackFeatures, extract
@@ -403,11 +403,12 @@ def train_dataset(
     DatasetError
         When fewer than two usable files per class remain after skipping bad ones.
     """
+    check_class_counts(dataset.counts(), what="audio")  # fail before decoding anything
     vectors = extract_vectors(dataset, feature_set, clap=clap, cache=cache, use_cache=use_cache, progress=progress)
     try:
         check_class_counts(vectors.counts())
     except DatasetError as exc:
-        skipped = f" ({len(vectors.skipped)} file(s) were skipped)" if vectors.skipped else ""
+        skipped = f"\n{skipped_summary(vectors.skipped)}" if vectors.skipped else ""
         raise DatasetError(f"{exc}{skipped}") from None
     result = train(vectors.X, vectors.y, feature_set, folds=folds, test_size=test_size, seed=seed, progress=progress)
     return replace(result, skipped=vectors.skipped, clap_checkpoint=vectors.clap_checkpoint)

@@ -323,9 +323,16 @@ def test_manifest_input_and_fewer_folds(dataset_dir, tmp_path, data_env):
 def test_too_few_files_and_bad_paths_exit_two(tmp_path, data_env):
     write_dataset(tmp_path / "tiny", n=1)
     rc, _, err = run_main("train", str(tmp_path / "tiny"), "--out", str(tmp_path / "m.skops"))
-    assert rc == 2 and "at least 2 usable files per class" in err and "human has 1 and ai has 1" in err
+    assert rc == 2 and "at least 2 audio files per class" in err and "human has 1 and ai has 1" in err
+    write_dataset(tmp_path / "small", n=2)
+    (tmp_path / "small" / "ai" / "ai01.flac").write_bytes(b"fLaC but broken")
+    rc, _, err = run_main("train", str(tmp_path / "small"), "--out", str(tmp_path / "m.skops"))
+    assert rc == 2 and "at least 2 usable files per class" in err and "ai has 1" in err
+    assert "1 file(s) skipped:" in err and "ai01.flac: This is not a readable audio file" in err
     rc, _, err = run_main("train", str(tmp_path / "nowhere"), "--out", str(tmp_path / "m.skops"))
     assert rc == 2 and "No such file or folder" in err
+    rc, _, err = run_main("train", str(tmp_path / "tiny"), "--out", str(tmp_path))
+    assert rc == 2 and "is a folder" in err
     with pytest.raises(SystemExit) as exc, contextlib.redirect_stderr(io.StringIO()):
         main(["train", str(tmp_path / "tiny"), "--out", "m.skops", "--folds", "1"])
     assert exc.value.code == 2
