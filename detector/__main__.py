@@ -1,15 +1,26 @@
 """Command line.
 
-``python -m detector analyze FILE... [--json] [--thresholds PROFILE.json]``
+``python -m detector analyze FILE... [--json] [--thresholds PROFILE.json] [--model MODEL.skops]``
     Analyse files and print their reports.
 ``python -m detector batch PATH... [--db FILE] [--thresholds PROFILE.json] [--json]``
     Analyse files and folders (recursively), reusing and filling the history.
 ``python -m detector history [--db FILE] [--limit N] [--search TEXT] [--csv]``
     List the stored analyses, newest first.
 
-Exit codes: 0 every file analysed; 1 at least one file could not be analysed (the
-others still are); 2 bad usage, a bad threshold profile or an unusable history
-database.
+``analyze`` and ``batch`` exit codes: 0 every file analysed; 1 at least one file could
+not be analysed (the others still are); 2 bad usage, a bad threshold profile, an
+unusable model or an unusable history database.
+
+``python -m detector train DATA --out MODEL.skops [--feature-set auto|spectral|clap] [--folds 5] [--test-size 0.2]``
+    DATA is a folder with ``human/`` and ``ai/`` subfolders or a ``path,label`` CSV.
+    Progress goes to stderr, metrics to stdout (``--json`` for JSON). Files that
+    cannot be used are skipped and listed at the end; they do not change the exit
+    code. Exit codes: 0 the model was trained and saved; 2 bad usage, a bad dataset
+    path, too few usable files per class, or a feature set that is not available.
+
+``python -m detector evaluate DATA --model MODEL.skops [--json]``
+    Metrics of a saved model on a labelled dataset. Exit codes: 0 evaluated (skipped
+    files are listed); 2 bad usage, an unusable model or no usable files.
 """
 
 from __future__ import annotations
@@ -19,9 +30,13 @@ import json
 import sys
 
 from .audio import DEFAULT_MAX_DURATION, AudioError
+from .dataset import DEFAULT_FOLDS, DEFAULT_TEST_SIZE, DatasetError, load_dataset, skipped_summary
 from .heuristics import ProfileError, Thresholds
 from .service import DEFAULT_SEGMENT_SECONDS, analyze
 from .store import HistoryStore, StoreError
+from .vectors import FeatureSetUnavailable, resolve_feature_set
+
+# detector.classifier (scikit-learn, skops) is imported only by the commands that need it.
 
 EXIT_OK, EXIT_FILE_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -46,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--segment-seconds", type=_positive, default=DEFAULT_SEGMENT_SECONDS, metavar="S")
     a.add_argument("--max-duration", type=_positive, default=DEFAULT_MAX_DURATION, metavar="S",
                    help="refuse tracks longer than this many seconds (default: 1200)")
+    a.add_argument("--model", metavar="MODEL.skops", help="trained classifier to score with")
     b = sub.add_parser("batch", help="analyse files and folders, reusing and filling the history")
     b.add_argument("paths", nargs="+", metavar="PATH", help="audio files or folders (searched recursively)")
     b.add_argument("--db", metavar="FILE", help="history database (default: $DETECTOR_DB or data/history.sqlite3)")
@@ -59,7 +75,107 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--limit", type=int, default=50, metavar="N", help="show at most N rows (default: 50)")
     h.add_argument("--search", metavar="TEXT", help="only names containing TEXT (or SHA-256 starting with it)")
     h.add_argument("--csv", action="store_true", help="print CSV instead of a table")
+    t = sub.add_parser("train", help="train a classifier on labelled tracks (human/ and ai/ folders or a CSV)")
+    t.add_argument("data", metavar="DATA", help="folder with human/ and ai/ subfolders, or a path,label CSV")
+    t.add_argument("--out", required=True, metavar="MODEL.skops", help="where to save the model (card beside it)")
+    t.add_argument("--feature-set", choices=("auto", "spectral", "clap"), default="auto",
+                   help="auto: CLAP embeddings when available, else spectral (default)")
+    t.add_argument("--folds", type=_int_at_least_2, default=DEFAULT_FOLDS, help="cross-validation folds (default 5)")
+    t.add_argument("--test-size", type=_fraction, default=DEFAULT_TEST_SIZE,
+                   help="fraction held out for evaluation, 0 for none (default 0.2)")
+    t.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    e = sub.add_parser("evaluate", help="metrics of a trained classifier on labelled tracks")
+    e.add_argument("data", metavar="DATA", help="folder with human/ and ai/ subfolders, or a path,label CSV")
+    e.add_argument("--model", required=True, metavar="MODEL.skops")
+    e.add_argument("--json", action="store_true", help="print the metrics as JSON")
     return parser
+
+
+def _int_at_least_2(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"must be at least 2, not {text}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, not {text}")
+    return value
+
+
+def _progress(done: int, total: int, message: str) -> None:
+    print(f"[{done}/{total}] {message}", file=sys.stderr, flush=True)
+
+
+# The CLAP layer plugs in here: an encoder object for extract(..., clap=encoder). This build has none.
+CLAP_ENCODER = None
+
+
+def _train(args) -> int:
+    from pathlib import Path
+
+    from .classifier import save_model, train_dataset
+
+    if Path(args.out).is_dir():
+        print(f"error: --out {args.out} is a folder; give a file name such as {Path(args.out) / 'model.skops'}",
+              file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        dataset = load_dataset(args.data)
+        feature_set, note = resolve_feature_set(args.feature_set, clap_available=CLAP_ENCODER is not None)
+        if note:
+            print(note, file=sys.stderr)
+        result = train_dataset(dataset, feature_set, clap=CLAP_ENCODER, folds=args.folds, test_size=args.test_size,
+                               progress=_progress)
+        card = save_model(result, args.out, dataset=str(dataset.source))
+    except (DatasetError, FeatureSetUnavailable) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"error: cannot write the model {args.out}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(skipped_summary(result.skipped), file=sys.stderr)
+    for note in result.notes:
+        print(note, file=sys.stderr)
+    if args.json:
+        print(json.dumps({**result.metrics_dict(), "model": card["model_file"],
+                          "model_sha256": card["model_sha256"]}, indent=2, sort_keys=True))
+    else:
+        from .classifier import format_metrics
+
+        print(f"model: {args.out} ({result.feature_set.version}, sha256 {card['model_sha256'][:12]}...)")
+        print(format_metrics(result.cv, f"cross-validation, {result.folds} folds, out-of-fold"))
+        if result.holdout:
+            print()
+            print(format_metrics(result.holdout, f"held-out {result.test_size:.0%}, model trained on the rest"))
+    return EXIT_OK
+
+
+def _evaluate(args) -> int:
+    from .classifier import ModelError, evaluate, format_metrics, load_model
+
+    try:
+        model = load_model(args.model)
+        for warning in model.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        result = evaluate(model, load_dataset(args.data), clap=CLAP_ENCODER, progress=_progress)
+    except (ModelError, DatasetError, FeatureSetUnavailable) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(skipped_summary(result.skipped), file=sys.stderr)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, sort_keys=True))
+    else:
+        print(format_metrics(result.metrics, f"{result.model} ({result.feature_set})"))
+    return EXIT_OK
 
 
 def _print_text(report) -> None:
@@ -68,6 +184,9 @@ def _print_text(report) -> None:
     for layer in report.layers.values():
         for c in layer.contributions:
             print(f"    {c.feature:<14} {c.value:>12.4f}  {c.band:<9} {c.delta:+.2f}")
+    if "classifier" in report.layers:
+        print(f"    {'classifier':<14} P(AI) {report.layers['classifier'].score:.4f}  "
+              f"({report.versions['classifier_model']}, {report.versions['classifier_feature_set']})")
     for skipped in report.skipped:
         print(f"    [{skipped.name} did not run] {skipped.reason}")
     for warning in report.warnings:
@@ -152,14 +271,29 @@ def main(argv: list[str] | None = None) -> int:
         return _batch(args)
     if args.command == "history":
         return _history(args)
+    if args.command == "train":
+        return _train(args)
+    if args.command == "evaluate":
+        return _evaluate(args)
     thresholds = _load_thresholds(args.thresholds)
     if thresholds is None:
         return EXIT_USAGE
+    model = None
+    if args.model:
+        from .classifier import ModelError, load_model
+
+        try:
+            model = load_model(args.model)
+        except ModelError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        for warning in model.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
     reports, failed = [], 0
     for path in args.files:
         try:
             report = analyze(path, thresholds, segment_seconds=args.segment_seconds,
-                             max_duration=args.max_duration)
+                             max_duration=args.max_duration, model=model)
         except AudioError as exc:
             failed += 1
             print(f"error: {path}: {exc}", file=sys.stderr)

@@ -12,6 +12,7 @@ import os
 import time
 from dataclasses import dataclass
 from importlib import metadata
+from typing import TYPE_CHECKING
 
 import numpy as np
 import soundfile as sf
@@ -21,6 +22,10 @@ from .audio import DEFAULT_MAX_DURATION, AudioSource, decode
 from .features import SAMPLE_RATE, SpectralFrames, spectral_frames
 from .heuristics import SPECTRAL_RULES, Thresholds, score_features
 from .report import DetectionReport, LayerResult, Segment, SkippedLayer
+from .vectors import FeatureSetUnavailable
+
+if TYPE_CHECKING:
+    from .classifier import TrainedModel
 
 DEFAULT_SEGMENT_SECONDS = 10.0
 MIN_SEGMENT_SECONDS = 1.0
@@ -31,10 +36,12 @@ CLAP_NOT_BUILT = SkippedLayer(
     "It arrives with the LAION-CLAP layer: you will point CLAP_CHECKPOINT at a LAION-CLAP .pt checkpoint "
     "(e.g. music_audioset_epoch_15_esc_90.14.pt).",
 )
-CLASSIFIER_NOT_BUILT = SkippedLayer(
+NO_CLASSIFIER = SkippedLayer(
     "classifier",
-    "No trained classifier is active, so the score comes from the heuristic rules.",
-    "Trained classifiers arrive with the classifier layer (python -m detector train).",
+    "No trained classifier was given, so the score comes from the heuristic rules.",
+    "Train one on labelled tracks with `python -m detector train DATA --out model.skops` (DATA: a folder "
+    "with human/ and ai/ subfolders, or a path,label CSV), then use it with `analyze --model model.skops` "
+    "or make it the dashboard's active model.",
 )
 
 
@@ -151,8 +158,26 @@ def verdict(score: float, thresholds: Thresholds) -> tuple[str, bool]:
     return ("Likely AI-generated" if is_ai else "Likely human-made"), is_ai
 
 
-def score(track: TrackFeatures, thresholds: Thresholds | None = None) -> DetectionReport:
-    """Score extracted features with ``thresholds`` (defaults: the original detector's)."""
+def _classifier_layer(track: TrackFeatures, model: "TrainedModel | None") -> LayerResult | SkippedLayer:
+    """The classifier's layer for ``track``, or why it did not run."""
+    if model is None:
+        return NO_CLASSIFIER
+    try:
+        return model.layer(track)
+    except FeatureSetUnavailable as exc:
+        return SkippedLayer("classifier", f"The classifier did not run: {exc}.",
+                            "Use a model trained on features this track has (for example the spectral "
+                            "feature set: `python -m detector train DATA --feature-set spectral`).")
+
+
+def score(
+    track: TrackFeatures, thresholds: Thresholds | None = None, model: "TrainedModel | None" = None
+) -> DetectionReport:
+    """Score extracted features with ``thresholds`` (defaults: the original detector's).
+
+    With a trained ``model`` (:func:`detector.classifier.load_model`) its P(AI) is the
+    final score (``decided_by="classifier"``); the heuristic layers stay in ``layers``.
+    """
     thresholds = (thresholds or Thresholds()).validate()
     t0 = time.perf_counter()
     whole = score_features(track.spectral, SPECTRAL_RULES, thresholds, "spectral")
@@ -163,7 +188,12 @@ def score(track: TrackFeatures, thresholds: Thresholds | None = None) -> Detecti
         Segment(i, start, end, score_features(feats, SPECTRAL_RULES, thresholds, "spectral").score, dict(feats))
         for i, (start, end, feats) in enumerate(track.segments)
     )
-    label, is_ai = verdict(spectral.score, thresholds)
+    layers, final, decided_by = {"spectral": spectral}, spectral, "spectral"
+    classifier = _classifier_layer(track, model)
+    if isinstance(classifier, LayerResult):
+        layers["classifier"] = final = classifier
+        decided_by = "classifier"
+    label, is_ai = verdict(final.score, thresholds)
     timings = dict(track.timings, scoring_s=time.perf_counter() - t0)
     return DetectionReport(
         source_name=track.source_name,
@@ -171,18 +201,18 @@ def score(track: TrackFeatures, thresholds: Thresholds | None = None) -> Detecti
         duration=track.duration,
         sample_rate=track.frames.sample_rate,
         format=track.format,
-        score=spectral.score,
+        score=final.score,
         verdict=label,
         is_ai=is_ai,
-        decided_by="spectral",
-        layers={"spectral": spectral},
-        skipped=(CLAP_NOT_BUILT, CLASSIFIER_NOT_BUILT),
+        decided_by=decided_by,
+        layers=layers,
+        skipped=(CLAP_NOT_BUILT,) + ((classifier,) if isinstance(classifier, SkippedLayer) else ()),
         segments=segments,
         segment_seconds=track.segment_seconds,
         warnings=track.warnings,
         thresholds=thresholds.to_dict(),
         timings=timings,
-        versions=versions(),
+        versions={**versions(), **(model.identity() if model is not None else {})},
     )
 
 
@@ -193,10 +223,11 @@ def analyze(
     name: str = "",
     segment_seconds: float = DEFAULT_SEGMENT_SECONDS,
     max_duration: float = DEFAULT_MAX_DURATION,
+    model: "TrainedModel | None" = None,
 ) -> DetectionReport:
     """Decode, extract and score one track: the whole pipeline in one call."""
     track = extract(source, name=name, segment_seconds=segment_seconds, max_duration=max_duration)
-    return score(track, thresholds)
+    return score(track, thresholds, model)
 
 
 __all__ = ["ClapFeatures", "TrackFeatures", "analyze", "extract", "score", "segment_bounds"]

@@ -43,8 +43,13 @@ def wav_bytes():
 
 
 @pytest.fixture(autouse=True)
-def data_dir(tmp_path, monkeypatch):
-    """Every test gets its own data directory (history, profiles, models), never the project's."""
+def data_dir(request, tmp_path, monkeypatch):
+    """Every test gets its own data directory (history, profiles, models), never the project's.
+
+    Tests that share a module-wide one (the ``data_env`` fixture) keep that one.
+    """
+    if "data_env" in request.fixturenames:
+        return request.getfixturevalue("data_env")
     path = tmp_path / "data"
     monkeypatch.setenv("DETECTOR_DATA_DIR", str(path))
     return path

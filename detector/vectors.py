@@ -1,0 +1,207 @@
+"""Fixed-length feature vectors for the trained classifier, and their disk cache.
+
+Two versioned feature sets exist:
+
+``clap-512`` (version ``clap-512-v1``)
+    The CLAP layer's aggregate embedding of the track: 512 values, the L2-normalised
+    mean of the per-window embeddings. Only valid together with the checkpoint that
+    produced it, so the cache key and the model card carry the checkpoint SHA-256.
+
+``spectral`` (version ``spectral-v1``), 62 values from the track's one STFT:
+    * the heuristic's four numbers: ``mfcc_variance``, ``mfcc_kurtosis``,
+      ``contrast_std``, ``flatness_mean``;
+    * ``mfcc_mean_00`` .. ``mfcc_mean_19`` and ``mfcc_std_00`` .. ``mfcc_std_19``: mean
+      and standard deviation over time of each of the 20 MFCCs;
+    * ``contrast_mean_0`` .. ``contrast_mean_6`` and ``contrast_std_0`` ..
+      ``contrast_std_6``: the same for each of the 7 spectral-contrast bands (dB);
+    * ``flatness_std``, ``flatness_p10``, ``flatness_p50``, ``flatness_p90``: spread and
+      10th/50th/90th percentiles of the per-frame spectral flatness (its mean is
+      already among the first four).
+
+Changing what a feature set computes means a new version string, so cached vectors
+and trained models of the old definition are never mixed with the new one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .config import data_dir
+from .heuristics import SPECTRAL_RULES
+
+if TYPE_CHECKING:
+    from .service import TrackFeatures
+
+
+class FeatureSetUnavailable(ValueError):
+    """A track lacks the features a model needs. ``str(err)`` is written for the user."""
+
+
+@dataclass(frozen=True)
+class FeatureSet:
+    """A named, versioned list of features."""
+
+    name: str
+    version: str
+    names: tuple[str, ...]
+
+    @property
+    def size(self) -> int:
+        return len(self.names)
+
+
+SPECTRAL = FeatureSet(
+    "spectral",
+    "spectral-v1",
+    SPECTRAL_RULES
+    + tuple(f"mfcc_mean_{i:02d}" for i in range(20))
+    + tuple(f"mfcc_std_{i:02d}" for i in range(20))
+    + tuple(f"contrast_mean_{i}" for i in range(7))
+    + tuple(f"contrast_std_{i}" for i in range(7))
+    + ("flatness_std", "flatness_p10", "flatness_p50", "flatness_p90"),
+)
+CLAP = FeatureSet("clap-512", "clap-512-v1", tuple(f"clap_{i:03d}" for i in range(512)))
+FEATURE_SETS = {fs.name: fs for fs in (SPECTRAL, CLAP)}
+FEATURE_SET_VERSIONS = {fs.version: fs for fs in (SPECTRAL, CLAP)}
+
+
+def get_feature_set(name: str) -> FeatureSet:
+    """The feature set called ``name`` (``"spectral"``, ``"clap-512"``; ``"clap"`` is accepted too)."""
+    name = "clap-512" if name == "clap" else name
+    try:
+        return FEATURE_SETS[name]
+    except KeyError:
+        raise ValueError(f"Unknown feature set {name!r}; choose one of {', '.join(FEATURE_SETS)}.") from None
+
+
+def resolve_feature_set(requested: str, clap_available: bool) -> tuple[FeatureSet, str | None]:
+    """Turn ``"auto"``, ``"spectral"`` or ``"clap"`` into a feature set.
+
+    Returns the feature set and, for ``"auto"`` without CLAP, a note for the user.
+
+    Raises
+    ------
+    FeatureSetUnavailable
+        ``"clap"`` was asked for but no CLAP encoder is available.
+    """
+    if requested == "auto":
+        if clap_available:
+            return CLAP, None
+        return SPECTRAL, "CLAP is not available, so the classifier is trained on the spectral feature set."
+    fs = get_feature_set(requested)
+    if fs is CLAP and not clap_available:
+        raise FeatureSetUnavailable(
+            "The clap feature set needs the CLAP layer (a LAION-CLAP checkpoint), which is not available; "
+            "use --feature-set spectral or auto."
+        )
+    return fs, None
+
+
+def spectral_vector(track: "TrackFeatures") -> np.ndarray:
+    """The ``spectral-v1`` vector of one track (see the module docstring)."""
+    frames = track.frames
+    flat = np.asarray(frames.flatness, dtype=np.float64)
+    parts = [
+        np.array([track.spectral[k] for k in SPECTRAL_RULES], dtype=np.float64),
+        frames.mfcc.mean(axis=1), frames.mfcc.std(axis=1),
+        frames.contrast.mean(axis=1), frames.contrast.std(axis=1),
+        np.array([flat.std(), *np.percentile(flat, [10, 50, 90])]),
+    ]
+    vec = np.concatenate([np.asarray(p, dtype=np.float64) for p in parts])
+    assert vec.shape == (SPECTRAL.size,)
+    return np.nan_to_num(vec, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def clap_vector(track: "TrackFeatures") -> np.ndarray:
+    """The CLAP aggregate embedding of one track.
+
+    Raises
+    ------
+    FeatureSetUnavailable
+        When the track has no CLAP features (the layer did not run for it).
+    """
+    if track.clap is None:
+        why = f" ({track.clap_skipped.reason})" if getattr(track, "clap_skipped", None) else ""
+        raise FeatureSetUnavailable(f"This track has no CLAP embedding{why}.")
+    vec = np.asarray(track.clap.aggregate, dtype=np.float64).ravel()
+    if vec.shape != (CLAP.size,):
+        raise FeatureSetUnavailable(f"The CLAP embedding has {vec.size} values; the clap-512 set needs 512.")
+    return vec
+
+
+def vector_for(track: "TrackFeatures", feature_set: FeatureSet) -> np.ndarray:
+    """The vector of ``feature_set`` for ``track``."""
+    return clap_vector(track) if feature_set is CLAP else spectral_vector(track)
+
+
+def cache_key(feature_set: FeatureSet, clap_checkpoint_sha256: str | None = None) -> str:
+    """The cache folder name: the feature-set version, plus the checkpoint for CLAP.
+
+    CLAP vectors depend on the checkpoint, so ``clap-512-v1@<first 16 hex digits of
+    its SHA-256>`` keeps embeddings of different checkpoints apart.
+    """
+    if feature_set is CLAP:
+        if not clap_checkpoint_sha256:
+            raise ValueError("CLAP vectors are cached per checkpoint; give its SHA-256.")
+        return f"{feature_set.version}@{clap_checkpoint_sha256[:16]}"
+    return feature_set.version
+
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class VectorCache:
+    """Feature vectors on disk: ``<root>/<cache key>/<audio sha256>.npy``.
+
+    ``root`` defaults to ``data_dir()/features``. Files are written atomically (a
+    temporary file in the same folder, then :func:`os.replace`) and read with
+    ``allow_pickle=False``; a file of the wrong shape or with non-finite values is
+    treated as absent and rewritten.
+    """
+
+    def __init__(self, root: str | Path | None = None) -> None:
+        self.root = Path(root) if root is not None else data_dir() / "features"
+
+    def path(self, key: str, sha256: str) -> Path:
+        if not _SHA256.match(sha256):
+            raise ValueError(f"Not a SHA-256 hex digest: {sha256!r}")
+        return self.root / key / f"{sha256}.npy"
+
+    def get(self, key: str, sha256: str, size: int) -> np.ndarray | None:
+        """The cached vector, or None when absent or unusable."""
+        path = self.path(key, sha256)
+        try:
+            vec = np.load(path, allow_pickle=False)
+        except (OSError, ValueError, EOFError):
+            return None
+        if vec.shape != (size,) or vec.dtype != np.float64 or not np.all(np.isfinite(vec)):
+            return None
+        return vec
+
+    def put(self, key: str, sha256: str, vector: np.ndarray) -> Path:
+        path = self.path(key, sha256)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npy")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.save(fh, np.asarray(vector, dtype=np.float64), allow_pickle=False)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+
+__all__ = [
+    "CLAP", "FEATURE_SETS", "FEATURE_SET_VERSIONS", "SPECTRAL", "FeatureSet", "FeatureSetUnavailable",
+    "VectorCache", "cache_key", "clap_vector", "get_feature_set", "resolve_feature_set", "spectral_vector",
+    "vector_for",
+]
