@@ -9,6 +9,7 @@ page = st.navigation([
     st.Page("pages/analyse.py", title="Analyse", icon=":material/search:", default=True),
     st.Page("pages/tune.py", title="Tune", icon=":material/tune:"),
     st.Page("pages/history.py", title="Batch & history", icon=":material/history:"),
+    st.Page("pages/models.py", title="Models", icon=":material/model_training:"),
 ])
 thresholds()
 if warning := st.session_state.pop("profile_warning", None):

@@ -36,7 +36,7 @@ import numpy as np
 import sklearn
 from sklearn.calibration import calibration_curve
 from sklearn.ensemble import RandomForestClassifier, VotingClassifier
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, roc_auc_score
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, roc_auc_score, roc_curve
 from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -207,6 +207,7 @@ class Metrics:
     ``confusion_matrix[i][j]`` counts true class ``LABELS[i]`` predicted as ``LABELS[j]``.
     ``roc_auc`` and ``calibration`` are None when only one class is present.
     ``fold_roc_auc`` holds the ROC AUC of each cross-validation fold (CV metrics only).
+    ``roc_fpr``/``roc_tpr`` are the ROC curve's points (None with one class).
     """
 
     n_samples: int
@@ -217,6 +218,8 @@ class Metrics:
     confusion_matrix: list[list[int]]
     calibration: CalibrationCurve | None
     fold_roc_auc: list[float] | None = None
+    roc_fpr: list[float] | None = None
+    roc_tpr: list[float] | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -228,10 +231,12 @@ def compute_metrics(y: np.ndarray, p_ai: np.ndarray, *, n_bins: int = CALIBRATIO
     p_ai = np.asarray(p_ai, dtype=float)
     pred = (p_ai > 0.5).astype(int)
     both = len(np.unique(y)) == 2
-    calibration = None
+    calibration = fpr = tpr = None
     if both:
         prob_true, prob_pred = calibration_curve(y, p_ai, n_bins=n_bins, strategy="uniform")
         calibration = CalibrationCurve([float(v) for v in prob_pred], [float(v) for v in prob_true], n_bins)
+        fpr, tpr, _ = roc_curve(y, p_ai)
+        fpr, tpr = [float(v) for v in fpr], [float(v) for v in tpr]
     return Metrics(
         n_samples=int(y.size),
         class_counts=class_counts(LABELS[t] for t in y),
@@ -240,6 +245,8 @@ def compute_metrics(y: np.ndarray, p_ai: np.ndarray, *, n_bins: int = CALIBRATIO
         f1=float(f1_score(y, pred, pos_label=1, zero_division=0)),
         confusion_matrix=confusion_matrix(y, pred, labels=[0, 1]).tolist(),
         calibration=calibration,
+        roc_fpr=fpr,
+        roc_tpr=tpr,
     )
 
 

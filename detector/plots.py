@@ -201,6 +201,15 @@ def confusion_figure(matrix: np.ndarray, labels: Sequence[str] = ("human", "ai")
     return fig.update_layout(title="Confusion matrix", height=360, yaxis_autorange="reversed", **_LAYOUT)
 
 
+def calibration_figure(prob_pred: Sequence[float], prob_true: Sequence[float]) -> go.Figure:
+    """Reliability diagram: mean predicted P(AI) per bin against the observed share of AI tracks."""
+    fig = go.Figure(go.Scatter(x=list(prob_pred), y=list(prob_true), mode="lines+markers", name="model"))
+    fig.add_shape(type="line", x0=0, y0=0, x1=1, y1=1, line={"dash": "dash", "color": "#888"})
+    return fig.update_layout(title="Calibration (out-of-fold)", xaxis_title="predicted P(AI)",
+                             yaxis_title="observed share of AI tracks", xaxis_range=[0, 1], yaxis_range=[0, 1],
+                             height=360, **_LAYOUT)
+
+
 def score_changes(names: Sequence[str], before: Sequence[float], after: Sequence[float], decision: float) -> go.Figure:
     """Each track's score before and after a change of thresholds, as a dumbbell chart."""
     fig = go.Figure()
@@ -216,6 +225,6 @@ def score_changes(names: Sequence[str], before: Sequence[float], after: Sequence
 
 
 __all__ = [
-    "BAND_COLOURS", "class_distributions", "compare_segments", "confusion_figure", "contributions_chart", "feature_bands", "label",
+    "BAND_COLOURS", "calibration_figure", "class_distributions", "compare_segments", "confusion_figure", "contributions_chart", "feature_bands", "label",
     "roc_figure", "score_changes", "score_gauge", "track_overview",
 ]

@@ -12,6 +12,7 @@ import streamlit as st
 
 from detector import AudioError, ProfileError, Thresholds, extract, plots
 from detector.audio import sha256_of
+from detector.classifier import ModelError, TrainedModel, active_model_path, load_model
 from detector.profiles import from_query, to_query
 from detector.report import DetectionReport
 from detector.service import TrackFeatures
@@ -61,9 +62,30 @@ def history() -> HistoryStore:
     return _history(str(default_path()))
 
 
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _model(path: str, mtime_ns: int) -> TrainedModel:
+    return load_model(path)
+
+
+def active_model() -> TrainedModel | None:
+    """The active trained classifier, or None. A model that can't be used is explained, never fatal."""
+    path = active_model_path()
+    if path is None:
+        return None
+    try:
+        return _model(str(path.resolve()), path.stat().st_mtime_ns)
+    except OSError as exc:
+        st.warning(f"The active classifier {path} cannot be read ({exc.strerror}), so it is not used. "
+                   "Choose another on the Models page.")
+    except ModelError as exc:
+        st.warning(f"The active classifier is not used: {exc}")
+    return None
+
+
 def active_profile() -> str:
     """The history key of the active settings: the thresholds and the identity of the active models."""
-    return profile_id(thresholds(), {})
+    model = active_model()
+    return profile_id(thresholds(), {"classifier": model.sha256} if model else {})
 
 
 def remember(report: DetectionReport) -> None:
@@ -181,6 +203,6 @@ def render_report(report: DetectionReport, active: Thresholds, track: TrackFeatu
                        key=f"{key}-csv")
 
 
-__all__ = ["AUDIO_TYPES", "Loaded", "active_profile", "audio_error", "history", "load_track", "read_upload",
+__all__ = ["AUDIO_TYPES", "Loaded", "active_model", "active_profile", "audio_error", "history", "load_track", "read_upload",
            "remember", "render_report", "session_tracks",
            "set_thresholds", "sync_query", "thresholds"]

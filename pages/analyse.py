@@ -3,7 +3,8 @@
 import streamlit as st
 
 from detector import AudioError, score
-from pages._shared import AUDIO_TYPES, audio_error, load_track, read_upload, remember, render_report, thresholds
+from pages._shared import (AUDIO_TYPES, active_model, audio_error, load_track, read_upload, remember, render_report,
+                           thresholds)
 
 st.title("Is this track machine-made?")
 st.caption("Upload a track (WAV, FLAC, OGG/Vorbis, Opus or MP3, 1 s to 20 min, up to 200 MB). "
@@ -26,6 +27,6 @@ except AudioError as exc:
     st.stop()
 
 active = thresholds()
-report = score(track, active)
+report = score(track, active, model=active_model())
 remember(report)
 render_report(report, active, track)

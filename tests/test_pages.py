@@ -153,3 +153,37 @@ def test_analyse_keeps_the_report_in_the_history(data_dir):
     at.file_uploader[0].upload("kept.wav", _song(), "audio/wav").run()
     rows = HistoryStore(data_dir / "history.sqlite3").rows()
     assert [r.source_name for r in rows] == ["kept.wav"]
+
+
+def _labelled_folder(root, n=4):
+    for i in range(n):
+        (root / "ai").mkdir(parents=True, exist_ok=True)
+        (root / "human").mkdir(parents=True, exist_ok=True)
+        (root / "ai" / f"ai-{i}.wav").write_bytes(encode(tone(220.0 * (i + 1), 2.0) + tone(440.0 * (i + 1), 2.0)))
+        (root / "human" / f"human-{i}.wav").write_bytes(encode(noise(2.0, seed=i) + 0.3 * chirp(2.0)))
+    (root / "human" / "broken.wav").write_bytes(b"RIFF????WAVEfmt nothing")
+    return root
+
+
+def test_models_train_activate_and_analyse_with_the_classifier(tmp_path):
+    at = _dashboard()
+    at.switch_page("pages/models.py").run()
+    assert not at.exception
+    assert "No classifier is active" in at.info[0].value
+    at.text_input(key="models:data").input(str(tmp_path / "missing"))
+    at.button[0].click().run()  # the form's Train button
+    assert not at.exception and "missing" in at.error[0].value
+
+    at.text_input(key="models:data").input(str(_labelled_folder(tmp_path / "data")))
+    at.number_input(key="models:folds").set_value(2)
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    assert "broken.wav" in at.warning[0].value  # skipped, with the reason
+    assert {m.label for m in at.metric} >= {"ROC AUC", "Accuracy", "F1 (AI)"}
+    at.button(key="models:activate-trained").click().run()
+    assert "Now using **my-model.skops**" in at.success[0].value
+
+    at.switch_page("pages/analyse.py").run()
+    at.file_uploader[0].upload("song.wav", _song(), "audio/wav").run()
+    assert not at.exception
+    assert any("Decided by the **classifier** layer" in c.value for c in at.caption)
