@@ -41,7 +41,7 @@ NO_CLASSIFIER = SkippedLayer(
     "No trained classifier was given, so the score comes from the heuristic rules.",
     "Train one on labelled tracks with `python -m detector train DATA --out model.skops` (DATA: a folder "
     "with human/ and ai/ subfolders, or a path,label CSV), then use it with `analyze --model model.skops` "
-    "or make it the dashboard's active model.",
+    "or train and activate one on the dashboard's Models page.",
 )
 
 
