@@ -69,6 +69,10 @@ class ClapUnavailable(RuntimeError):
         self.how_to_enable = how_to_enable
 
 
+class CheckpointNotFound(ClapUnavailable):
+    """No checkpoint in any of the places searched (nothing explicit was asked for)."""
+
+
 class CheckpointError(ClapUnavailable):
     """A checkpoint file exists but is not a usable LAION-CLAP checkpoint."""
 
@@ -121,7 +125,7 @@ def find_checkpoint(explicit: str | os.PathLike | None = None) -> Path:
     if candidates:
         candidates.sort(key=lambda p: (p.name != MUSIC_CHECKPOINT, not p.name.startswith("music_"), p.name))
         return candidates[0].resolve()
-    raise ClapUnavailable(
+    raise CheckpointNotFound(
         f"No LAION-CLAP checkpoint found (looked in: --clap-checkpoint: not given; ${ENV_VAR}: not set; "
         f"{folder}: no *.pt file).",
         _how_to_enable(folder),
@@ -129,6 +133,7 @@ def find_checkpoint(explicit: str | os.PathLike | None = None) -> Path:
 
 
 _failures: dict[Path, ClapUnavailable] = {}
+_last_error: ClapUnavailable | None = None
 _encoders: dict[tuple[Path, int, int], "ClapEncoder"] = {}
 _cache_lock = threading.Lock()
 
@@ -136,8 +141,10 @@ _cache_lock = threading.Lock()
 def availability(explicit: str | os.PathLike | None = None) -> ClapUnavailable | None:
     """Why the CLAP layer cannot run now, or ``None`` when a checkpoint is ready to load.
 
-    Cheap: checks that torch and laion-clap are installed without importing them, runs
-    discovery, and reports the last load failure of the checkpoint it finds.
+    Cheap: checks that torch and laion-clap are installed without importing them, then
+    reports the last failure of :func:`get_encoder` if its last call failed (e.g. an
+    explicit ``--clap-checkpoint`` that does not load), else runs discovery and reports
+    the last load failure of the checkpoint it finds.
     """
     missing = [m for m in ("torch", "laion_clap", "torchlibrosa") if importlib.util.find_spec(m) is None]
     if missing:
@@ -145,6 +152,8 @@ def availability(explicit: str | os.PathLike | None = None) -> ClapUnavailable |
             f"laion-clap/torch not importable: {', '.join(missing)} not installed.",
             "Install the requirements (pip install -r requirements.txt).",
         )
+    if _last_error is not None and explicit is None:
+        return _last_error
     try:
         path = find_checkpoint(explicit)
     except ClapUnavailable as exc:
@@ -158,17 +167,24 @@ def get_encoder(explicit: str | os.PathLike | None = None, **kwargs: Any) -> "Cl
     The encoder is cached by path, size and modification time, so one model serves every
     caller (e.g. all dashboard sessions). A failure is remembered for :func:`availability`.
     """
-    path = find_checkpoint(explicit)
-    st = path.stat()
-    key = (path, st.st_size, st.st_mtime_ns)
+    global _last_error
     with _cache_lock:
-        if key not in _encoders:
-            try:
-                _encoders[key] = load_encoder(path, **kwargs)
-            except ClapUnavailable as exc:
-                _failures[path] = exc
-                raise
-            _failures.pop(path, None)
+        try:
+            path = find_checkpoint(explicit)
+            st = path.stat()
+            key = (path, st.st_size, st.st_mtime_ns)
+            if key not in _encoders:
+                try:
+                    _encoders[key] = load_encoder(path, **kwargs)
+                except ClapUnavailable as exc:
+                    _failures[path] = exc
+                    raise
+                _failures.pop(path, None)
+        except ClapUnavailable as exc:
+            # a plain "nothing found" is recomputed live by availability(), so it never goes stale
+            _last_error = None if isinstance(exc, CheckpointNotFound) else exc
+            raise
+        _last_error = None
         return _encoders[key]
 
 
@@ -697,7 +713,7 @@ def library_versions() -> dict[str, str]:
 
 
 __all__ = [
-    "CheckpointError", "ClapEmbedding", "ClapEncoder", "ClapUnavailable", "DownloadError", "EMBED_DIM",
+    "CheckpointError", "CheckpointNotFound", "ClapEmbedding", "ClapEncoder", "ClapUnavailable", "DownloadError", "EMBED_DIM",
     "ENV_VAR", "MUSIC_CHECKPOINT", "MUSIC_CHECKPOINT_URL", "SAMPLE_RATE", "WINDOW_SAMPLES", "aggregate",
     "availability", "checkpoint_dir", "download_checkpoint", "find_checkpoint", "get_encoder",
     "infer_architecture", "load_encoder", "quantize", "read_audio_state", "repeat_pad", "sha256_file",
