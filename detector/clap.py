@@ -470,15 +470,16 @@ def read_audio_state(path: str | os.PathLike) -> dict[str, "torch.Tensor"]:
             if "mmap" not in str(exc):
                 raise
             raw = torch.load(path, map_location="cpu", weights_only=True)  # legacy (non-zip) format
-    except pickle.UnpicklingError as exc:
-        raise CheckpointError(
-            f"{path.name} is not a plain PyTorch checkpoint: it is not a pickle of tensors, or it contains "
-            f"Python objects that would run code when loaded ({str(exc).splitlines()[0]}).", how) from exc
-    except (RuntimeError, EOFError, OSError, ValueError, AttributeError) as exc:
+    except Exception as exc:  # torch.load raises many types for a file that is not a checkpoint
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        unsupported = [line.strip() for line in str(exc).splitlines() if "Unsupported global" in line]
+        if isinstance(exc, pickle.UnpicklingError) and unsupported:
+            raise CheckpointError(
+                f"{path.name} contains Python objects that would run code when loaded, so it is not opened "
+                f"({unsupported[0]}). LAION-CLAP checkpoints hold only tensors.", how) from exc
         raise CheckpointError(
             f"{path.name} is not a readable PyTorch checkpoint; it may be truncated or corrupt "
-            f"(an incomplete download?): {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}.",
-            how) from exc
+            f"(an incomplete download?): {first}.", how) from exc
     state = raw.get("state_dict", raw) if isinstance(raw, Mapping) else None
     if not isinstance(state, Mapping):
         raise CheckpointError(f"{path.name} is a PyTorch file but not a model checkpoint (no state dict).", how)
