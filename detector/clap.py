@@ -545,6 +545,21 @@ def _listing(keys: list[str]) -> str:
     return ", ".join(keys[:_MAX_LISTED]) + more
 
 
+def default_threads() -> int:
+    """Torch threads for CLAP inference: the usable cores but one (at least one).
+
+    Measured on the shared 2-core machine (load average 2-4): HTSAT-base took 0.7-0.8 s
+    per window with one thread and 1.8-2.1 s with two, because torch's threads wait on
+    each other whenever the OS deschedules one. One core is also left for decoding and
+    for the dashboard's other sessions.
+    """
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        usable = os.cpu_count() or 1
+    return max(1, usable - 1)
+
+
 def load_encoder(path: str | os.PathLike, *, batch_size: int = DEFAULT_BATCH_SIZE,
                  threads: int | None = None) -> "ClapEncoder":
     """Load the audio encoder of a LAION-CLAP checkpoint file.
@@ -558,7 +573,9 @@ def load_encoder(path: str | os.PathLike, *, batch_size: int = DEFAULT_BATCH_SIZ
     batch_size
         Windows per forward pass.
     threads
-        If given, ``torch.set_num_threads(threads)`` (process-wide).
+        Torch threads for inference (default :func:`default_threads`: all usable cores but
+        one). The encoder pins this number for each inference call, so embeddings do not
+        depend on what else changed torch's process-wide setting.
 
     Raises
     ------
@@ -584,9 +601,7 @@ def load_encoder(path: str | os.PathLike, *, batch_size: int = DEFAULT_BATCH_SIZ
     encoder.load_state_dict(state, strict=True)
     encoder.eval()
     encoder.requires_grad_(False)
-    if threads:
-        torch.set_num_threads(threads)
-    return ClapEncoder(encoder, path, sha256_file(path), architecture, batch_size)
+    return ClapEncoder(encoder, path, sha256_file(path), architecture, batch_size, threads or default_threads())
 
 
 # --------------------------------------------------------------------------- windows and embedding
@@ -655,9 +670,10 @@ class ClapEncoder:
     sample_rate = SAMPLE_RATE
 
     def __init__(self, modules: "torch.nn.ModuleDict", checkpoint: Path, sha256: str, architecture: str,
-                 batch_size: int = DEFAULT_BATCH_SIZE) -> None:
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+                 batch_size: int = DEFAULT_BATCH_SIZE, threads: int = 1) -> None:
+        if batch_size < 1 or threads < 1:
+            raise ValueError(f"batch_size and threads must be at least 1, not {batch_size} and {threads}")
+        self.threads = threads
         self.modules = modules
         self.checkpoint = Path(checkpoint)
         self.sha256 = sha256
@@ -683,12 +699,17 @@ class ClapEncoder:
         branch, projection = self.modules["audio_branch"], self.modules["audio_projection"]
         device = torch.device("cpu")
         with self._lock, torch.inference_mode():
-            for i in range(0, len(batch), self.batch_size):
-                chunk = torch.from_numpy(batch[i: i + self.batch_size])
-                hidden = branch({"waveform": chunk}, mixup_lambda=None, device=device)["embedding"]
-                out[i: i + len(chunk)] = F.normalize(projection(hidden), dim=-1).numpy()
-                if progress:
-                    progress(i + len(chunk), len(batch))
+            previous = torch.get_num_threads()
+            torch.set_num_threads(self.threads)
+            try:
+                for i in range(0, len(batch), self.batch_size):
+                    chunk = torch.from_numpy(batch[i: i + self.batch_size])
+                    hidden = branch({"waveform": chunk}, mixup_lambda=None, device=device)["embedding"]
+                    out[i: i + len(chunk)] = F.normalize(projection(hidden), dim=-1).numpy()
+                    if progress:
+                        progress(i + len(chunk), len(batch))
+            finally:
+                torch.set_num_threads(previous)
         return out
 
     def embed(self, samples: np.ndarray, progress: Callable[[int, int], None] | None = None) -> ClapEmbedding:
@@ -716,7 +737,7 @@ def library_versions() -> dict[str, str]:
 __all__ = [
     "CheckpointError", "CheckpointNotFound", "ClapEmbedding", "ClapEncoder", "ClapUnavailable", "DownloadError", "EMBED_DIM",
     "ENV_VAR", "MUSIC_CHECKPOINT", "MUSIC_CHECKPOINT_URL", "SAMPLE_RATE", "WINDOW_SAMPLES", "aggregate",
-    "availability", "checkpoint_dir", "download_checkpoint", "find_checkpoint", "get_encoder",
+    "availability", "checkpoint_dir", "default_threads", "download_checkpoint", "find_checkpoint", "get_encoder",
     "infer_architecture", "load_encoder", "quantize", "read_audio_state", "repeat_pad", "sha256_file",
     "window_bounds", "windows", "write_random_checkpoint",
 ]
