@@ -29,7 +29,6 @@ import posixpath
 import socket
 import sys
 import threading
-import time
 import types
 import urllib.error
 import urllib.parse
@@ -165,7 +164,8 @@ def get_encoder(explicit: str | os.PathLike | None = None, **kwargs: Any) -> "Cl
     """Find and load a checkpoint once per process; later calls return the same encoder.
 
     The encoder is cached by path, size and modification time, so one model serves every
-    caller (e.g. all dashboard sessions). A failure is remembered for :func:`availability`.
+    caller (e.g. all dashboard sessions); ``kwargs`` (see :func:`load_encoder`) apply to
+    the first load only. A failure is remembered for :func:`availability`.
     """
     global _last_error
     with _cache_lock:
@@ -318,16 +318,16 @@ def _response_span(response: http.client.HTTPResponse, offset: int) -> tuple[int
         try:
             span, total = content_range.split(" ", 1)[1].split("/")
             first = int(span.split("-")[0])
-            return (None if total == "*" else int(total)), first if first == offset else _bad_range(content_range)
+            size = None if total == "*" else int(total)
         except (IndexError, ValueError):
-            _bad_range(content_range)
+            first, size = -1, None
+        if first != offset:
+            raise DownloadError(
+                f"The server answered a resume request with an unexpected range ({content_range!r}).",
+                "Delete the .part file next to the checkpoint and download again.")
+        return size, first
     length = response.headers.get("Content-Length")
     return (int(length) if length and length.isdigit() else None), 0
-
-
-def _bad_range(content_range: str) -> int:
-    raise DownloadError(f"The server answered a resume request with an unexpected range ({content_range!r}).",
-                        "Delete the .part file and download again.")
 
 
 def _interrupted(part: Path, keep: bool) -> None:

@@ -141,7 +141,9 @@ def test_embeddings_are_unit_512_and_bit_identical(encoder, tiny_ckpt, tiny_raw,
     np.testing.assert_allclose(first.aggregate, mean / np.linalg.norm(mean), atol=1e-6)
     assert first.window_bounds == ((0.0, 10.0), (10.0, 12.0))
     assert not np.allclose(first.windows[0], first.windows[1])
+    threads = torch.get_num_threads()
     again = encoder.embed(x)
+    assert torch.get_num_threads() == threads  # the encoder pins its threads only while it runs
     assert np.array_equal(first.windows, again.windows) and np.array_equal(first.aggregate, again.aggregate)
     # a bare state dict without the "state_dict" wrapper or "module." prefixes, loaded separately
     bare = tmp_path / "bare.pt"
