@@ -192,10 +192,14 @@ def get_encoder(explicit: str | os.PathLike | None = None, **kwargs: Any) -> "Cl
 
 
 def _reachable(url: str, timeout: float) -> str | None:
-    """``None`` when a TCP connection to the URL's host opens within ``timeout``, else why not."""
+    """``None`` when a TCP connection to the URL's host (or its proxy) opens within ``timeout``, else why not."""
     parts = urllib.parse.urlsplit(url)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if proxy and not urllib.request.proxy_bypass(host):
+        proxy_parts = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        host, port = proxy_parts.hostname or host, proxy_parts.port or 80
     result: list[str | None] = ["timed out"]
 
     def probe() -> None:  # getaddrinfo has no timeout of its own, hence the thread
