@@ -71,19 +71,20 @@ def _load_clap(args) -> "clap.ClapEncoder | None":
 
 
 def _download(args) -> int:
-    shown = [-1]
+    shown, drawn = [-2], [False]
 
     def progress(done: int, total: int | None) -> None:
         percent = int(100 * done / total) if total else -1
-        if percent != shown[0]:
-            shown[0] = percent
+        if percent != shown[0] or percent == -1:
+            shown[0], drawn[0] = percent, True
             size = f"{done / 2**20:,.0f} / {total / 2**20:,.0f} MiB ({percent}%)" if total else f"{done / 2**20:,.0f} MiB"
             print(f"\rdownloading {clap.MUSIC_CHECKPOINT}: {size}", end="", file=sys.stderr, flush=True)
 
     try:
         path = clap.download_checkpoint(args.dest, url=args.url, progress=progress)
     except clap.DownloadError as exc:
-        print(f"\nerror: {exc.reason}\n{exc.how_to_enable}", file=sys.stderr)
+        newline = "\n" if drawn[0] else ""  # end the progress line, if one was drawn
+        print(f"{newline}error: {exc.reason}\n{exc.how_to_enable}", file=sys.stderr)
         return EXIT_FILE_FAILED
     print(f"\nsaved {path}", file=sys.stderr)
     return EXIT_OK
