@@ -1,7 +1,9 @@
 """Command line.
 
-``python -m detector analyze FILE... [--json] [--thresholds PROFILE.json] [--model MODEL.skops]``
+``python -m detector analyze FILE... [--json] [--thresholds PROFILE.json] [--model MODEL.skops] [--clap-checkpoint PATH]``
     Analyse files and print their reports.
+``python -m detector download-clap [--dest DIR]``
+    Download the LAION-CLAP music checkpoint (exit 1 if the download fails).
 ``python -m detector batch PATH... [--db FILE] [--thresholds PROFILE.json] [--json]``
     Analyse files and folders (recursively), reusing and filling the history.
 ``python -m detector history [--db FILE] [--limit N] [--search TEXT] [--csv]``
@@ -21,6 +23,11 @@ unusable model or an unusable history database.
 ``python -m detector evaluate DATA --model MODEL.skops [--json]``
     Metrics of a saved model on a labelled dataset. Exit codes: 0 evaluated (skipped
     files are listed); 2 bad usage, an unusable model or no usable files.
+
+``analyze``, ``batch``, ``train`` and ``evaluate`` add the CLAP layer when they find a
+LAION-CLAP checkpoint (``--clap-checkpoint``, ``$CLAP_CHECKPOINT`` or
+``<data dir>/models/clap/*.pt``; ``--no-clap`` turns it off). It is loaded once for all
+files; if it cannot be, the reason goes to stderr and the spectral layer carries on.
 """
 
 from __future__ import annotations
@@ -29,12 +36,13 @@ import argparse
 import json
 import sys
 
+from . import clap
 from .audio import DEFAULT_MAX_DURATION, AudioError
 from .dataset import DEFAULT_FOLDS, DEFAULT_TEST_SIZE, DatasetError, load_dataset, skipped_summary
 from .heuristics import ProfileError, Thresholds
 from .service import DEFAULT_SEGMENT_SECONDS, analyze
 from .store import HistoryStore, StoreError
-from .vectors import FeatureSetUnavailable, resolve_feature_set
+from .vectors import CLAP, FeatureSetUnavailable, resolve_feature_set
 
 # detector.classifier (scikit-learn, skops) is imported only by the commands that need it.
 
@@ -62,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--max-duration", type=_positive, default=DEFAULT_MAX_DURATION, metavar="S",
                    help="refuse tracks longer than this many seconds (default: 1200)")
     a.add_argument("--model", metavar="MODEL.skops", help="trained classifier to score with")
+    _clap_options(a)
     b = sub.add_parser("batch", help="analyse files and folders, reusing and filling the history")
     b.add_argument("paths", nargs="+", metavar="PATH", help="audio files or folders (searched recursively)")
     b.add_argument("--db", metavar="FILE", help="history database (default: $DETECTOR_DB or data/history.sqlite3)")
@@ -88,6 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("data", metavar="DATA", help="folder with human/ and ai/ subfolders, or a path,label CSV")
     e.add_argument("--model", required=True, metavar="MODEL.skops")
     e.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    for p in (b, t, e):
+        _clap_options(p)
+    d = sub.add_parser("download-clap", help=f"download the LAION-CLAP music checkpoint ({clap.MUSIC_CHECKPOINT})")
+    d.add_argument("--dest", metavar="DIR", help="folder to put it in (default: data/models/clap)")
+    d.add_argument("--url", default=clap.MUSIC_CHECKPOINT_URL, help=argparse.SUPPRESS)
     return parser
 
 
@@ -115,10 +129,6 @@ def _progress(done: int, total: int, message: str) -> None:
     print(f"[{done}/{total}] {message}", file=sys.stderr, flush=True)
 
 
-# The CLAP layer plugs in here: an encoder object for extract(..., clap=encoder). This build has none.
-CLAP_ENCODER = None
-
-
 def _train(args) -> int:
     from pathlib import Path
 
@@ -128,12 +138,13 @@ def _train(args) -> int:
         print(f"error: --out {args.out} is a folder; give a file name such as {Path(args.out) / 'model.skops'}",
               file=sys.stderr)
         return EXIT_USAGE
+    encoder = _load_clap(args)
     try:
         dataset = load_dataset(args.data)
-        feature_set, note = resolve_feature_set(args.feature_set, clap_available=CLAP_ENCODER is not None)
+        feature_set, note = resolve_feature_set(args.feature_set, clap_available=encoder is not None)
         if note:
             print(note, file=sys.stderr)
-        result = train_dataset(dataset, feature_set, clap=CLAP_ENCODER, folds=args.folds, test_size=args.test_size,
+        result = train_dataset(dataset, feature_set, clap=encoder, folds=args.folds, test_size=args.test_size,
                                progress=_progress)
         card = save_model(result, args.out, dataset=str(dataset.source))
     except (DatasetError, FeatureSetUnavailable) as exc:
@@ -166,7 +177,8 @@ def _evaluate(args) -> int:
         model = load_model(args.model)
         for warning in model.warnings:
             print(f"warning: {warning}", file=sys.stderr)
-        result = evaluate(model, load_dataset(args.data), clap=CLAP_ENCODER, progress=_progress)
+        encoder = _load_clap(args) if model.feature_set == CLAP else None  # spectral models need no CLAP
+        result = evaluate(model, load_dataset(args.data), clap=encoder, progress=_progress)
     except (ModelError, DatasetError, FeatureSetUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -178,10 +190,53 @@ def _evaluate(args) -> int:
     return EXIT_OK
 
 
+def _clap_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--clap-checkpoint", metavar="PATH",
+                   help=f"LAION-CLAP checkpoint (.pt) for the CLAP layer (default: ${clap.ENV_VAR}, "
+                        "then data/models/clap/*.pt)")
+    p.add_argument("--no-clap", action="store_true", help="do not load a CLAP checkpoint even if one is found")
+
+
+
+def _load_clap(args) -> "clap.ClapEncoder | None":
+    """The encoder for every file, or None; says on stderr why a requested checkpoint won't load."""
+    if args.no_clap:
+        return None
+    try:
+        return clap.get_encoder(args.clap_checkpoint)
+    except clap.CheckpointNotFound:
+        return None  # nothing configured: each report says how to enable the layer
+    except clap.ClapUnavailable as exc:
+        print(f"warning: the CLAP layer is off: {exc.reason} Analysing with the spectral layer only.",
+              file=sys.stderr)
+        return None
+
+
+def _download(args) -> int:
+    shown, drawn = [-2], [False]
+
+    def progress(done: int, total: int | None) -> None:
+        percent = int(100 * done / total) if total else -1
+        if percent != shown[0] or percent == -1:
+            shown[0], drawn[0] = percent, True
+            size = f"{done / 2**20:,.0f} / {total / 2**20:,.0f} MiB ({percent}%)" if total else f"{done / 2**20:,.0f} MiB"
+            print(f"\rdownloading {clap.MUSIC_CHECKPOINT}: {size}", end="", file=sys.stderr, flush=True)
+
+    try:
+        path = clap.download_checkpoint(args.dest, url=args.url, progress=progress)
+    except clap.DownloadError as exc:
+        newline = "\n" if drawn[0] else ""  # end the progress line, if one was drawn
+        print(f"{newline}error: {exc.reason}\n{exc.how_to_enable}", file=sys.stderr)
+        return EXIT_FILE_FAILED
+    print(f"\nsaved {path}", file=sys.stderr)
+    return EXIT_OK
+
+
 def _print_text(report) -> None:
     print(f"{report.source_name}: {report.score:.3f}  {report.verdict}  "
           f"({report.duration:.1f} s, {report.format}, decided by {report.decided_by})")
     for layer in report.layers.values():
+        print(f"  {layer.name} layer: {layer.score:.3f}")
         for c in layer.contributions:
             print(f"    {c.feature:<14} {c.value:>12.4f}  {c.band:<9} {c.delta:+.2f}")
     if "classifier" in report.layers:
@@ -221,7 +276,8 @@ def _batch(args: argparse.Namespace) -> int:
     try:
         store = HistoryStore(args.db)
         result = analyze_batch(args.paths, store=store, thresholds=thresholds, progress=progress,
-                               segment_seconds=args.segment_seconds, max_duration=args.max_duration)
+                               segment_seconds=args.segment_seconds, max_duration=args.max_duration,
+                               clap=_load_clap(args))
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -267,6 +323,8 @@ def _history(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "download-clap":
+        return _download(args)
     if args.command == "batch":
         return _batch(args)
     if args.command == "history":
@@ -289,11 +347,12 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_USAGE
         for warning in model.warnings:
             print(f"warning: {warning}", file=sys.stderr)
+    encoder = _load_clap(args)
     reports, failed = [], 0
     for path in args.files:
         try:
             report = analyze(path, thresholds, segment_seconds=args.segment_seconds,
-                             max_duration=args.max_duration, model=model)
+                             max_duration=args.max_duration, clap=encoder, model=model)
         except AudioError as exc:
             failed += 1
             print(f"error: {path}: {exc}", file=sys.stderr)

@@ -1,6 +1,8 @@
 """Benchmark the spectral path against the original detector's way, in one run.
 
 ``python -m detector.bench [--duration 300] [--repeats 3] [--format WAV]``
+``python -m detector.bench --clap [--duration 180] [--batch-size 4] [--threads N]``
+(the CLAP layer; see :func:`clap_main`)
 
 Both paths start from the same encoded file in memory and end with the same four
 numbers:
@@ -30,6 +32,22 @@ import soundfile as sf
 
 from .audio import decode
 from .features import SAMPLE_RATE, reference_spectral_summary, spectral_frames
+
+CLAP_DOC = """Benchmark the whole CLAP layer on a random HTSAT-base checkpoint.
+
+A random HTSAT-base checkpoint in LAION's file layout is written to a temporary folder
+(in a subprocess, so that this process's peak RSS is the loader's and the layer's), then
+loaded through :func:`detector.clap.load_encoder`. Timed: the CLAP layer of one track,
+i.e. decode at 48 kHz + windows + batched inference + statistics
+(:func:`detector.service.clap_features`). Reported: wall and CPU seconds (CPU time shows
+how much of the wall time the machine actually gave us when it is shared), windows per
+second, peak RSS (``ru_maxrss``; model included) and the ``tracemalloc`` peak (numpy
+buffers only; torch's allocator is not traced).
+
+The "straightforward" reference embeds window by window (batch 1, ``torch.no_grad``) on
+the first ``--reference-windows`` windows; the cosine similarity of its embeddings to the
+optimised ones must stay above 1 - 1e-4.
+"""
 
 
 def synthetic_track(duration: float, sr: int = 44100, seed: int = 0) -> np.ndarray:
@@ -74,13 +92,112 @@ def measure(fn, data: bytes, repeats: int) -> tuple[list[float], float, dict[str
     return times, peak / 2**20, result
 
 
+def _straightforward(encoder, batch: np.ndarray) -> np.ndarray:
+    """laion-clap's own way: one window per forward pass under ``torch.no_grad``."""
+    import torch
+    import torch.nn.functional as F
+
+    branch, projection = encoder.modules["audio_branch"], encoder.modules["audio_projection"]
+    out = []
+    with torch.no_grad():
+        torch.set_num_threads(encoder.threads)
+        for window in batch:
+            hidden = branch({"waveform": torch.from_numpy(window[None])}, mixup_lambda=None,
+                            device=torch.device("cpu"))["embedding"]
+            out.append(F.normalize(projection(hidden), dim=-1)[0].numpy())
+    return np.stack(out)
+
+
+def clap_main(args: argparse.Namespace) -> int:
+    import resource
+    import subprocess
+    import sys
+    import tempfile
+
+    import torch
+
+    from . import clap
+    from .config import PROJECT_ROOT
+    from .service import clap_features
+
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"torch {torch.__version__}, {args.threads or clap.default_threads()} inference thread(s); "
+          f"load average before: {os.getloadavg()[0]:.2f} (other work on the machine slows every figure)")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "random-HTSAT-base.pt")
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import sys; from detector.clap import write_random_checkpoint; "
+                        "write_random_checkpoint(sys.argv[1], 'HTSAT-base', 0)", path],
+                       check=True, cwd=PROJECT_ROOT)
+        t1 = time.perf_counter()
+        encoder = clap.load_encoder(path, batch_size=args.batch_size, threads=args.threads)
+        t2 = time.perf_counter()
+        print(f"checkpoint: random {encoder.architecture}, {os.path.getsize(path) / 2**20:.0f} MiB, "
+              f"written in {t1 - t0:.1f} s, loaded in {t2 - t1:.1f} s; "
+              f"RSS after load {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10:.0f} MiB")
+
+    data = encode(synthetic_track(args.duration, 44100), 44100, args.format)
+
+    def layer():
+        audio = decode(data, clap.SAMPLE_RATE)
+        return clap_features(encoder, audio.samples)
+
+    tracemalloc.start()
+    layer()  # warm-up, and the tracemalloc peak
+    traced = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    walls, cpus = [], []
+    for _ in range(args.repeats):
+        w0, c0 = time.perf_counter(), time.process_time()
+        result = layer()
+        walls.append(time.perf_counter() - w0)
+        cpus.append(time.process_time() - c0)
+    n = len(result.windows)
+    best = min(walls)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
+    print(f"track: {args.duration:.0f} s synthetic stereo 44.1 kHz {args.format} -> {n} windows of 10 s")
+    print(f"CLAP layer (decode 48k + windows + batch {args.batch_size} inference + stats): "
+          f"best {best:.2f} s, median {statistics.median(walls):.2f} s wall; "
+          f"CPU {min(cpus):.2f} s; {n / best:.2f} windows/s; "
+          f"{best * 180.0 / args.duration:.2f} s per 3-minute track")
+    print(f"peak memory: RSS {rss:.0f} MiB (process, model included); tracemalloc peak {traced:.0f} MiB")
+
+    k = min(args.reference_windows, n)
+    if k:
+        samples = decode(data, clap.SAMPLE_RATE).samples
+        w0, c0 = time.perf_counter(), time.process_time()
+        ref = _straightforward(encoder, clap.windows(samples)[:k])
+        wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+        cos = np.sum(ref.astype(np.float64) * result.windows[:k], axis=1)
+        print(f"straightforward (batch 1, no_grad) on {k} windows: {wall / k:.2f} s wall, {cpu / k:.2f} s CPU "
+              f"per window (optimised: {best / n:.2f} s wall, {min(cpus) / n:.2f} s CPU per window incl. decode); "
+              f"min cosine to optimised {cos.min():.7f} ({'ok' if cos.min() > 1 - 1e-4 else 'TOO FAR'})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m detector.bench", description=__doc__.split("\n")[0])
-    parser.add_argument("--duration", type=float, default=300.0, help="track length in seconds (default 300)")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=None,
+                        help="track length in seconds (default 300; 180 with --clap)")
+    parser.add_argument("--repeats", type=int, default=None, help="timed runs (default 3; 2 with --clap)")
     parser.add_argument("--format", default="WAV", choices=["WAV", "FLAC", "OGG", "MP3"])
+    clap_opts = parser.add_argument_group("CLAP layer", CLAP_DOC.split("\n")[0])
+    clap_opts.add_argument("--clap", action="store_true", help="benchmark the CLAP layer instead")
+    clap_opts.add_argument("--batch-size", type=int, default=None, help="windows per forward pass")
+    clap_opts.add_argument("--threads", type=int, default=None,
+                           help="torch inference threads (default: detector.clap.default_threads())")
+    clap_opts.add_argument("--reference-windows", type=int, default=2,
+                           help="windows to embed the straightforward way for the comparison (0: skip)")
     args = parser.parse_args(argv)
+    if args.clap:
+        from .clap import DEFAULT_BATCH_SIZE
 
+        args.duration = args.duration or 180.0
+        args.repeats = args.repeats or 2
+        args.batch_size = args.batch_size or DEFAULT_BATCH_SIZE
+        return clap_main(args)
+    args.duration = args.duration or 300.0
+    args.repeats = args.repeats or 3
     data = encode(synthetic_track(args.duration), 44100, args.format)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     print(f"track: {args.duration:.0f} s synthetic stereo 44.1 kHz {args.format}, {len(data) / 2**20:.1f} MiB")

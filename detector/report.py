@@ -7,7 +7,8 @@ from dataclasses import asdict, dataclass, field
 
 from .heuristics import Contribution
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: ``Segment.layer_scores``; the CLAP layer; CLAP checkpoint and library versions."""
 
 
 @dataclass(frozen=True)
@@ -33,13 +34,19 @@ class SkippedLayer:
 
 @dataclass(frozen=True)
 class Segment:
-    """One fixed window of the track, scored on its own."""
+    """One fixed window of the track, scored on its own.
+
+    ``score`` is the deciding layer's; ``layer_scores`` holds every layer's score for
+    this segment (the CLAP layer scores the 10 s CLAP window that overlaps the segment
+    most, and that window's embedding statistics are merged into ``features``).
+    """
 
     index: int
     start: float
     end: float
     score: float
     features: dict[str, float]
+    layer_scores: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,7 @@ class DetectionReport:
 
     @classmethod
     def from_dict(cls, data: dict) -> "DetectionReport":
+        """Rebuild a report from :meth:`to_dict` output (schema 1 reports too)."""
         data = dict(data)
         data["layers"] = {
             name: LayerResult(

@@ -287,7 +287,7 @@ def test_clap_model_needs_clap_features(tmp_path, trained):
     assert report.decided_by == "classifier" and set(report.layers["classifier"].features) <= set(CLAP.names)
     assert report.score == pytest.approx(model.predict_proba(fake_clap(track).clap.aggregate)[0])
     report = score(fake_clap(track, checkpoint_sha256="d" * 64), model=model)
-    assert report.decided_by == "spectral"
+    assert report.decided_by == "clap"  # the classifier is skipped; the CLAP heuristic layer decides
     assert "embeddings of the CLAP checkpoint music.pt" in {s.name: s for s in report.skipped}["classifier"].reason
 
 
@@ -392,11 +392,14 @@ def test_spectral_vector_follows_its_names(tmp_path):
 def fake_clap(track, checkpoint_sha256="c" * 64, seed=0):
     from dataclasses import replace
 
+    from detector.features import embedding_stats
     from detector.service import ClapFeatures
 
     v = np.random.default_rng(seed).standard_normal(512).astype(np.float32)
     v /= np.linalg.norm(v)
-    clap = ClapFeatures("music.pt", checkpoint_sha256, "HTSAT-base", v, v[None], ((0.0, track.duration),), {}, ({},))
+    stats = embedding_stats(v)
+    clap = ClapFeatures("music.pt", checkpoint_sha256, "HTSAT-base", v, v[None], ((0.0, track.duration),), stats,
+                        (stats,))
     return replace(track, clap=clap)
 
 

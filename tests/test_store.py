@@ -8,6 +8,7 @@ import pytest
 from conftest import encode, noise, tone
 
 from detector.heuristics import Thresholds
+from detector.report import SCHEMA_VERSION as REPORT_SCHEMA
 from detector.service import analyze
 from detector.store import (
     SCHEMA_VERSION, HistoryRow, HistoryStore, NotAHistoryDatabaseError, ReportUnreadableError,
@@ -162,7 +163,7 @@ def test_migrates_a_v1_database_keeping_its_rows(tmp_path, report):
     assert {"analyses_created_at", "analyses_source_name"} <= indexes
     rows = store.rows()
     assert [r.source_name for r in rows] == ["track2.wav", "track1.wav"]
-    assert all(r.report_schema == 1 for r in rows)
+    assert all(r.report_schema == REPORT_SCHEMA for r in rows)  # filled in from each stored JSON
     assert store.get_by_id(rows[0].id) == make(report, 2, 0.6)
     assert store.put(make(report, 3), P) > rows[0].id  # and it is writable afterwards
 

@@ -1,0 +1,457 @@
+"""The LAION-CLAP layer, against checkpoints generated here in LAION's file layout.
+
+No real weights can be downloaded here, so a session fixture writes a random HTSAT-tiny
+checkpoint with :func:`detector.clap.write_random_checkpoint` and everything loads it
+through the same code path users use.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import subprocess
+import sys
+import threading
+import time
+from contextlib import suppress
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+if importlib.util.find_spec("laion_clap") is None:  # never `import laion_clap`: its __init__ needs the network
+    pytest.skip("laion-clap is not installed", allow_module_level=True)
+
+from detector import clap  # noqa: E402
+from detector.__main__ import main  # noqa: E402
+from detector.report import DetectionReport  # noqa: E402
+from detector.service import analyze, extract, score  # noqa: E402
+
+from conftest import encode, noise, tone  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SR = clap.SAMPLE_RATE
+
+
+@pytest.fixture(autouse=True)
+def clean_state(tmp_path, monkeypatch):
+    """An empty data dir, no $CLAP_CHECKPOINT, and no remembered CLAP failures."""
+    monkeypatch.setenv("DETECTOR_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv(clap.ENV_VAR, raising=False)
+    monkeypatch.setattr(clap, "_last_error", None)
+    monkeypatch.setattr(clap, "_failures", {})
+
+
+@pytest.fixture(scope="session")
+def ckpt_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("clap")
+
+
+@pytest.fixture(scope="session")
+def tiny_ckpt(ckpt_dir) -> Path:
+    return clap.write_random_checkpoint(ckpt_dir / "random-tiny.pt", "HTSAT-tiny", seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_raw(tiny_ckpt) -> dict:
+    return torch.load(tiny_ckpt, map_location="cpu", weights_only=True)
+
+
+@pytest.fixture(scope="session")
+def encoder(tiny_ckpt) -> clap.ClapEncoder:
+    return clap.load_encoder(tiny_ckpt)
+
+
+def music(seconds: float, sr: int = SR) -> np.ndarray:
+    return tone(330.0, seconds, sr, 0.3) + tone(495.0, seconds, sr, 0.2) + noise(seconds, sr, 0.05)
+
+
+# --------------------------------------------------------------------------- import cost
+
+
+def test_importing_detector_does_not_import_torch():
+    code = ("import sys, detector, detector.service, detector.clap, detector.__main__; "
+            "print([m for m in ('torch', 'laion_clap', 'transformers') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+# --------------------------------------------------------------------------- windows
+
+
+@pytest.mark.parametrize("seconds, count", [(25.0, 3), (10.0, 1), (10.5, 2), (0.5, 1), (30.0, 3)])
+def test_window_count_covers_the_track(seconds, count):
+    n = int(seconds * SR)
+    w = clap.windows(np.full(n, 0.1, np.float32))
+    bounds = clap.window_bounds(n)
+    assert w.shape == (count, clap.WINDOW_SAMPLES)
+    assert len(bounds) == count
+    assert bounds[0][0] == 0.0 and bounds[-1][1] == pytest.approx(seconds)
+    assert [a for a, _ in bounds[1:]] == [b for _, b in bounds[:-1]]  # contiguous, no overlap
+
+
+def _laion_data_functions() -> dict:
+    """``get_audio_features`` and the int16 helpers, compiled from the installed laion-clap source.
+
+    ``laion_clap.training.data`` cannot be imported here: at module level it calls
+    ``BertTokenizer/RobertaTokenizer/BartTokenizer.from_pretrained``, which needs the
+    Hugging Face hub (offline it fails, or retries for 30+ s), and it imports
+    ``clap_module`` through a ``sys.path`` hack of the package ``__init__``. So this takes
+    the three functions' own source from that file, unchanged, and runs it.
+    """
+    spec_root = clap._laion_root()
+    source = (spec_root / "training" / "data.py").read_text()
+    wanted = {"get_audio_features", "int16_to_float32", "float32_to_int16"}
+    nodes = [n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef) and n.name in wanted]
+    assert {n.name for n in nodes} == wanted
+    namespace = {"np": np, "torch": torch, "F": torch.nn.functional, "suppress": suppress}
+    exec(compile(ast.Module(body=nodes, type_ignores=[]), str(spec_root / "training/data.py"), "exec"), namespace)
+    return namespace
+
+
+@pytest.mark.parametrize("tail_seconds", [0.5, 3.0, 7.3, 9.99])
+def test_last_window_is_padded_exactly_as_laion_clap_does(tail_seconds):
+    laion = _laion_data_functions()
+    x = music(10.0 + tail_seconds) * 1.7  # some samples beyond +-1 exercise the clipping
+    ours = clap.windows(x)
+    tail = x[clap.WINDOW_SAMPLES:]
+    quantised = laion["int16_to_float32"](laion["float32_to_int16"](tail))
+    sample = laion["get_audio_features"]({}, torch.from_numpy(quantised), clap.WINDOW_SAMPLES, "rand_trunc",
+                                         "repeatpad", {"sample_rate": SR})
+    assert ours.shape == (2, clap.WINDOW_SAMPLES)
+    np.testing.assert_array_equal(ours[1], sample["waveform"].numpy())
+    np.testing.assert_array_equal(
+        ours[0], laion["int16_to_float32"](laion["float32_to_int16"](x[: clap.WINDOW_SAMPLES])))
+
+
+# --------------------------------------------------------------------------- embeddings
+
+
+def test_embeddings_are_unit_512_and_bit_identical(encoder, tiny_ckpt, tiny_raw, tmp_path):
+    x = music(12.0)
+    first = encoder.embed(x)
+    assert first.windows.shape == (2, clap.EMBED_DIM) and first.windows.dtype == np.float32
+    assert first.aggregate.shape == (clap.EMBED_DIM,)
+    np.testing.assert_allclose(np.linalg.norm(first.windows, axis=1), 1.0, atol=1e-5)
+    assert np.linalg.norm(first.aggregate) == pytest.approx(1.0, abs=1e-6)
+    mean = first.windows.astype(np.float64).mean(axis=0)
+    np.testing.assert_allclose(first.aggregate, mean / np.linalg.norm(mean), atol=1e-6)
+    assert first.window_bounds == ((0.0, 10.0), (10.0, 12.0))
+    assert not np.allclose(first.windows[0], first.windows[1])
+    threads = torch.get_num_threads()
+    again = encoder.embed(x)
+    assert torch.get_num_threads() == threads  # the encoder pins its threads only while it runs
+    assert np.array_equal(first.windows, again.windows) and np.array_equal(first.aggregate, again.aggregate)
+    # a bare state dict without the "state_dict" wrapper or "module." prefixes, loaded separately
+    bare = tmp_path / "bare.pt"
+    torch.save({k.removeprefix("module."): v for k, v in tiny_raw["state_dict"].items()}, bare)
+    other = clap.load_encoder(bare)
+    assert other.architecture == "HTSAT-tiny"
+    third = other.embed(x)
+    assert np.array_equal(first.windows, third.windows) and np.array_equal(first.aggregate, third.aggregate)
+
+
+def test_loaded_weights_are_the_checkpoint_weights(encoder, tiny_raw):
+    assert encoder.architecture == "HTSAT-tiny"
+    state = encoder.modules.state_dict()
+    ckpt = {k.removeprefix("module."): v for k, v in tiny_raw["state_dict"].items()}
+    assert set(state) == {k for k in ckpt if k.startswith(("audio_branch.", "audio_projection."))}
+    assert all(torch.equal(state[k], ckpt[k]) for k in state)
+    assert not encoder.modules.training
+
+
+def test_architecture_is_inferred_from_shapes():
+    def state(width, n_fft=1024):
+        return {"audio_projection.0.weight": torch.empty(512, width),
+                "audio_branch.spectrogram_extractor.stft.conv_real.weight": torch.empty(513, 1, n_fft)}
+
+    assert clap.infer_architecture(state(768)) == "HTSAT-tiny"
+    assert clap.infer_architecture(state(1024)) == "HTSAT-base"
+    assert clap.infer_architecture(state(768, 1536)) == "HTSAT-tiny-win-1536"
+    with pytest.raises(clap.CheckpointError, match="takes 640 inputs"):
+        clap.infer_architecture(state(640))
+
+
+# --------------------------------------------------------------------------- rejected checkpoints
+
+
+def _save_variant(tmp_path, raw, edit) -> Path:
+    state = dict(raw["state_dict"])
+    edit(state)
+    path = tmp_path / "variant.pt"
+    torch.save({**raw, "state_dict": state}, path)
+    return path
+
+
+def test_missing_audio_weights_are_rejected(tmp_path, tiny_raw):
+    def drop(state):
+        del state["module.audio_branch.layers.2.blocks.5.mlp.fc2.weight"]
+        del state["module.audio_projection.2.bias"]
+
+    with pytest.raises(clap.CheckpointError, match=r"2 audio weight\(s\) missing.*audio_branch.layers.2.blocks.5"):
+        clap.load_encoder(_save_variant(tmp_path, tiny_raw, drop))
+
+
+def test_wrong_shapes_and_unknown_audio_weights_are_rejected(tmp_path, tiny_raw):
+    def damage(state):
+        state["module.audio_branch.patch_embed.proj.weight"] = torch.zeros(96, 1, 3, 3)
+        state["module.audio_branch.fusion_model.weight"] = torch.zeros(4)
+
+    with pytest.raises(clap.CheckpointError) as info:
+        clap.load_encoder(_save_variant(tmp_path, tiny_raw, damage))
+    message = str(info.value)
+    assert "wrong shape" in message and "audio_branch.patch_embed.proj.weight (96, 1, 3, 3)" in message
+    assert "unknown audio weight" in message and "fusion" in message
+
+
+def test_checkpoint_without_audio_encoder_is_rejected(tmp_path, tiny_raw):
+    path = _save_variant(tmp_path, tiny_raw, lambda s: [s.pop(k) for k in list(s) if "audio" in k])
+    with pytest.raises(clap.CheckpointError, match="no CLAP audio encoder"):
+        clap.load_encoder(path)
+
+
+def test_truncated_checkpoint_is_rejected(tmp_path, tiny_ckpt):
+    data = tiny_ckpt.read_bytes()
+    path = tmp_path / "truncated.pt"
+    path.write_bytes(data[: len(data) * 2 // 3])
+    with pytest.raises(clap.CheckpointError, match="truncated or corrupt"):
+        clap.load_encoder(path)
+
+
+@pytest.mark.parametrize("content", [b"", b"this is not a model\n" * 10, encode(tone(seconds=1.0))])
+def test_non_checkpoint_files_are_rejected(tmp_path, content):
+    path = tmp_path / "not-a-model.pt"
+    path.write_bytes(content)
+    with pytest.raises(clap.CheckpointError, match="not a readable PyTorch checkpoint|is empty"):
+        clap.load_encoder(path)
+
+
+class Payload:
+    """A pickled object that weights_only loading must refuse."""
+
+
+def test_checkpoints_with_code_are_refused(tmp_path):
+    path = tmp_path / "code.pt"
+    torch.save({"state_dict": {"audio_projection.0.weight": torch.zeros(2)}, "x": Payload()}, path)
+    with pytest.raises(clap.CheckpointError, match="would run code"):
+        clap.load_encoder(path)
+
+
+# --------------------------------------------------------------------------- discovery
+
+
+def test_discovery_order(tmp_path, monkeypatch):
+    folder = clap.checkpoint_dir()
+    with pytest.raises(clap.CheckpointNotFound) as info:
+        clap.find_checkpoint()
+    assert str(folder) in info.value.reason and clap.MUSIC_CHECKPOINT in info.value.how_to_enable
+    folder.mkdir(parents=True)
+    for name in ("630k-best.pt", clap.MUSIC_CHECKPOINT, "zz.pt.part"):
+        (folder / name).write_bytes(b"x")
+    assert clap.find_checkpoint().name == clap.MUSIC_CHECKPOINT
+    env = tmp_path / "env.pt"
+    env.write_bytes(b"x")
+    monkeypatch.setenv(clap.ENV_VAR, str(env))
+    assert clap.find_checkpoint() == env.resolve()
+    explicit = tmp_path / "explicit.pt"
+    explicit.write_bytes(b"x")
+    assert clap.find_checkpoint(explicit) == explicit.resolve()
+    with pytest.raises(clap.ClapUnavailable, match="given explicitly"):
+        clap.find_checkpoint(tmp_path / "missing.pt")
+    monkeypatch.setenv(clap.ENV_VAR, str(tmp_path / "gone.pt"))
+    with pytest.raises(clap.ClapUnavailable, match=r"gone.pt \(from \$CLAP_CHECKPOINT\) does not exist"):
+        clap.find_checkpoint()
+
+
+# --------------------------------------------------------------------------- download
+
+
+class _Server:
+    """Serves one file over HTTP on 127.0.0.1 with Range support; can drop a transfer midway."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.drop_after: int | None = None  # bytes of the body to send before closing
+        self.honour_range = True
+        self.requests: list[str | None] = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                rng = self.headers.get("Range")
+                owner.requests.append(rng)
+                start = int(rng.split("=")[1].split("-")[0]) if rng and owner.honour_range else 0
+                body = owner.data[start:]
+                self.send_response(206 if start else 200)
+                if start:
+                    self.send_header("Content-Range", f"bytes {start}-{len(owner.data) - 1}/{len(owner.data)}")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if owner.drop_after is not None:
+                    self.wfile.write(body[: owner.drop_after])
+                    self.wfile.flush()
+                    owner.drop_after = None
+                    self.close_connection = True
+                    return
+                self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/{clap.MUSIC_CHECKPOINT}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server(tiny_ckpt):
+    srv = _Server(tiny_ckpt.read_bytes())
+    yield srv
+    srv.close()
+
+
+def test_download_resumes_after_a_dropped_connection(server, tmp_path, tiny_ckpt):
+    dest = tmp_path / "models"
+    server.drop_after = len(server.data) // 3
+    seen = []
+    with pytest.raises(clap.DownloadError, match="stopped after .* Run it again to resume"):
+        clap.download_checkpoint(dest, url=server.url, progress=lambda d, t: seen.append((d, t)))
+    part = dest / (clap.MUSIC_CHECKPOINT + ".part")
+    assert part.stat().st_size == len(server.data) // 3
+    assert not (dest / clap.MUSIC_CHECKPOINT).exists()
+    path = clap.download_checkpoint(dest, url=server.url, progress=lambda d, t: seen.append((d, t)))
+    assert server.requests == [None, f"bytes={len(server.data) // 3}-"]
+    assert path == dest / clap.MUSIC_CHECKPOINT and not part.exists()
+    assert clap.sha256_file(path) == clap.sha256_file(tiny_ckpt)
+    assert seen[-1] == (len(server.data), len(server.data))
+    assert clap.read_audio_state(path)  # the downloaded file is a usable checkpoint
+
+
+def test_download_restarts_when_the_server_ignores_range(server, tmp_path):
+    dest = tmp_path / "models"
+    dest.mkdir()
+    (dest / (clap.MUSIC_CHECKPOINT + ".part")).write_bytes(b"stale bytes")
+    server.honour_range = False
+    path = clap.download_checkpoint(dest, url=server.url)
+    assert path.read_bytes() == server.data
+
+
+def test_interrupted_download_can_clean_up(server, tmp_path):
+    server.drop_after = 1000
+    with pytest.raises(clap.DownloadError):
+        clap.download_checkpoint(tmp_path, url=server.url, keep_partial=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_download_checks_the_size(server, tmp_path):
+    with pytest.raises(clap.DownloadError, match="instead of"):
+        clap.download_checkpoint(tmp_path, url=server.url, expected_size=len(server.data) + 1)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9/x.pt", "https://no-such-host.invalid/x.pt"])
+def test_offline_download_fails_fast_and_says_where_to_put_the_file(tmp_path, url):
+    t0 = time.perf_counter()
+    with pytest.raises(clap.DownloadError) as info:
+        clap.download_checkpoint(tmp_path / "dest", url=url, connect_timeout=0.5)
+    assert time.perf_counter() - t0 < 3.0
+    assert "not reachable" in info.value.reason
+    assert str(tmp_path / "dest") in info.value.how_to_enable and url in info.value.how_to_enable
+
+
+def test_cli_download(server, tmp_path, capsys):
+    assert main(["download-clap", "--dest", str(tmp_path), "--url", server.url]) == 0
+    assert (tmp_path / clap.MUSIC_CHECKPOINT).read_bytes() == server.data
+    assert "100%" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- service and report
+
+
+def test_clap_layer_decides_and_fills_the_segments(encoder):
+    data = encode(music(12.0, 44100), 44100)
+    stages = []
+    track = extract(data, clap=encoder, segment_seconds=5.0, progress=lambda f, s: stages.append((f, s)))
+    report = score(track)
+    assert stages[0] == (0.0, "Decoding") and stages[-1] == (1.0, "Done")
+    assert [f for f, _ in stages] == sorted(f for f, _ in stages)
+    assert "CLAP embeddings (2/2 windows)" in [s for _, s in stages]
+    assert set(report.layers) == {"spectral", "clap"}
+    assert report.decided_by == "clap" and report.score == report.layers["clap"].score
+    assert "clap" not in {s.name for s in report.skipped}
+    clap_layer = report.layers["clap"]
+    assert [c.feature for c in clap_layer.contributions] == ["kurtosis", "sparsity", "entropy", "std"]
+    assert [(s.start, s.end) for s in report.segments] == [(0.0, 5.0), (5.0, 10.0), (10.0, 12.0)]
+    for seg, window in zip(report.segments, (0, 0, 1)):
+        assert set(seg.layer_scores) == {"spectral", "clap"}
+        assert seg.score == seg.layer_scores["clap"]
+        assert seg.features["kurtosis"] == track.clap.window_stats[window]["kurtosis"]
+        assert "mfcc_variance" in seg.features
+    assert report.versions["clap_checkpoint"] == "random-tiny.pt"
+    assert report.versions["clap_checkpoint_sha256"] == encoder.sha256
+    assert {"torch", "laion-clap"} <= set(report.versions)
+    assert report.timings["clap_s"] > 0
+    assert DetectionReport.from_json(report.to_json()) == report
+
+
+def test_without_encoder_the_skip_reason_is_precise(tmp_path, monkeypatch, tiny_ckpt):
+    data = encode(music(2.0, 44100), 44100)
+    report = analyze(data)
+    assert report.decided_by == "spectral" and "torch" not in report.versions
+    assert all(set(s.layer_scores) == {"spectral"} for s in report.segments)
+    (skip,) = [s for s in report.skipped if s.name == "clap"]
+    assert skip.reason.startswith("No LAION-CLAP checkpoint found") and str(clap.checkpoint_dir()) in skip.reason
+    monkeypatch.setenv(clap.ENV_VAR, str(tiny_ckpt))
+    (skip,) = [s for s in analyze(data).skipped if s.name == "clap"]
+    assert "available" in skip.reason and "without the CLAP encoder" in skip.reason
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"garbage" * 100)
+    monkeypatch.setenv(clap.ENV_VAR, str(broken))
+    with pytest.raises(clap.CheckpointError):
+        clap.get_encoder()
+    (skip,) = [s for s in analyze(data).skipped if s.name == "clap"]
+    assert "broken.pt is not a readable PyTorch checkpoint" in skip.reason and skip.how_to_enable
+
+
+def test_schema_1_reports_still_load():
+    report = score(extract(encode(music(3.0, 44100), 44100)))
+    old = json.loads(report.to_json())
+    old["schema_version"] = 1
+    for seg in old["segments"]:
+        del seg["layer_scores"]
+    again = DetectionReport.from_dict(old)
+    assert again.schema_version == 1 and all(s.layer_scores == {} for s in again.segments)
+
+
+def test_cli_uses_the_checkpoint_for_every_file(tmp_path, tiny_ckpt, capsys, monkeypatch):
+    files = []
+    for i in range(2):
+        files.append(tmp_path / f"t{i}.wav")
+        files[-1].write_bytes(encode(music(3.0 + i, 44100), 44100))
+    assert main(["analyze", *map(str, files), "--json", "--clap-checkpoint", str(tiny_ckpt)]) == 0
+    reports = json.loads(capsys.readouterr().out)
+    assert [r["decided_by"] for r in reports] == ["clap", "clap"]
+    monkeypatch.setenv(clap.ENV_VAR, str(tiny_ckpt))  # the environment variable works the same way
+    assert main(["analyze", str(files[0])]) == 0
+    out = capsys.readouterr().out
+    assert "decided by clap" in out and "clap layer" in out
+
+
+def test_cli_goes_on_without_clap_when_the_checkpoint_fails(tmp_path, capsys):
+    wav = tmp_path / "t.wav"
+    wav.write_bytes(encode(music(2.0, 44100), 44100))
+    bad = tmp_path / "bad.pt"
+    bad.write_text("nope")
+    assert main(["analyze", str(wav), "--json", "--clap-checkpoint", str(bad)]) == 0
+    captured = capsys.readouterr()
+    assert "warning: the CLAP layer is off: bad.pt is not a readable PyTorch checkpoint" in captured.err
+    (report,) = json.loads(captured.out)
+    assert report["decided_by"] == "spectral"
+    assert any(s["name"] == "clap" and "bad.pt" in s["reason"] for s in report["skipped"])
