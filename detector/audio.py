@@ -108,6 +108,13 @@ def _open_binary(source: AudioSource) -> tuple[BinaryIO, bool]:
     raise AudioError(f"Cannot read audio from a {type(source).__name__}; give a path, bytes or a file object.")
 
 
+def _size(fh: BinaryIO) -> int:
+    """Length of a seekable file object in bytes, leaving it at its start."""
+    size = fh.seek(0, io.SEEK_END)
+    fh.seek(0)
+    return size
+
+
 def _hash_and_size(fh: BinaryIO) -> tuple[str, int]:
     digest = hashlib.sha256()
     size = 0
@@ -129,9 +136,17 @@ def sha256_of(source: AudioSource) -> str:
             fh.close()
 
 
+# libsndfile reasons that mislead about in-memory data, in the user's words.
+_REASONS = {
+    # mpg123 finds no MPEG frame (e.g. an MP3 cut inside its first frames) and libsndfile reports it as SFE_BAD_FILE
+    "File does not exist or is not a regular file (possibly a pipe?).": "no complete audio frame was found.",
+}
+
+
 def _decoder_reason(exc: Exception) -> str:
     """libsndfile's reason without the object repr it prefixes ("Error opening <...>: ")."""
-    return str(exc).rsplit(": ", 1)[-1].strip() or type(exc).__name__
+    reason = str(exc).rsplit(": ", 1)[-1].strip() or type(exc).__name__
+    return _REASONS.get(reason, reason)
 
 
 def _format_label(info: sf.SoundFile) -> str:
@@ -185,8 +200,7 @@ def decode(
         )
     fh, owned = _open_binary(source)
     try:
-        digest, size = _hash_and_size(fh)
-        if size == 0:
+        if _size(fh) == 0:
             raise AudioError("The file is empty (0 bytes).")
         try:
             snd = sf.SoundFile(fh)
@@ -197,6 +211,11 @@ def decode(
             ) from None
         with snd:
             _check_format(snd)
+            _check_header(snd, max_duration)
+            # Hash only what passed the header checks: an over-long file is refused without reading it.
+            position = fh.tell()
+            digest = _hash_and_size(fh)[0]
+            fh.seek(position)
             samples, warnings = _read_mono(snd, sample_rate, max_duration)
             label, rate, channels = _format_label(snd), snd.samplerate, snd.channels
     finally:
@@ -226,17 +245,25 @@ def _downmix(block: np.ndarray) -> np.ndarray:
     return mono
 
 
-def _read_mono(snd: sf.SoundFile, sample_rate: int, max_duration: float) -> tuple[np.ndarray, list[str]]:
-    """Stream ``snd`` block by block into mono float32 at ``sample_rate``."""
+def _too_long(length: str, max_duration: float) -> AudioError:
+    return AudioError(
+        f"The track is too long: {length}; the limit is {_fmt_seconds(max_duration)}. Trim it or raise the limit."
+    )
+
+
+def _check_header(snd: sf.SoundFile, max_duration: float) -> None:
+    """Refuse a header without rate or channels, or one that announces more than ``max_duration``."""
     if snd.samplerate <= 0 or snd.channels <= 0:
         raise AudioError("The file's header is invalid (no sample rate or no channels).")
     claimed = snd.frames / snd.samplerate
-    too_long = (
-        f"The track is too long: {{}}; the limit is {_fmt_seconds(max_duration)}. "
-        "Trim it or raise the limit."
-    )
     if claimed > max_duration:
-        raise AudioError(too_long.format(_fmt_seconds(claimed)))
+        raise _too_long(_fmt_seconds(claimed), max_duration)
+
+
+def _read_mono(snd: sf.SoundFile, sample_rate: int, max_duration: float) -> tuple[np.ndarray, list[str]]:
+    """Stream ``snd`` block by block into mono float32 at ``sample_rate``."""
+    _check_header(snd, max_duration)
+    claimed = snd.frames / snd.samplerate
     max_frames = int(max_duration * snd.samplerate) + 1
     resampler = (
         soxr.ResampleStream(snd.samplerate, sample_rate, 1, dtype="float32", quality="HQ")
@@ -257,12 +284,14 @@ def _read_mono(snd: sf.SoundFile, sample_rate: int, max_duration: float) -> tupl
             warnings.append(
                 f"The file is damaged after {_fmt_seconds(frames_read / snd.samplerate)}; only the audio before that was analysed."
             )
+            if resampler is not None:  # flush the resampler's tail, or the last ~20 ms before the damage are lost
+                chunks.append(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
             break
         n = block.shape[0]
         last = n < _BLOCK
         frames_read += n
         if frames_read > max_frames:
-            raise AudioError(too_long.format(f"more than {_fmt_seconds(max_duration)}"))
+            raise _too_long(f"more than {_fmt_seconds(max_duration)}", max_duration)
         mono = _downmix(block)
         if not np.all(np.isfinite(mono)):
             raise AudioError("The file contains NaN or infinite sample values, so it cannot be analysed.")
