@@ -37,6 +37,9 @@ _FORMAT_LABEL = {"WAV": "WAV", "WAVEX": "WAV", "RF64": "WAV", "FLAC": "FLAC", "M
 DEFAULT_MAX_DURATION = 20 * 60.0
 DEFAULT_MIN_DURATION = 1.0
 SILENCE_PEAK = 1e-5  # -100 dBFS: below this a whole track counts as silent
+# +60 dBFS. Float files may go somewhat past full scale (1.0); far beyond it the spectra overflow float32
+# (a spike of 1e30 or 3.4e38 turned into NaN features), and nothing real sounds like that.
+MAX_PEAK = 1000.0
 _BLOCK = 1 << 16  # frames per decoded block (~1.5 s at 44.1 kHz): a damaged file loses at most one
 _HASH_CHUNK = 1 << 20
 
@@ -230,6 +233,12 @@ def decode(
             f"The track is too short: {_fmt_seconds(duration)}; at least {_fmt_seconds(min_duration)} is needed."
         )
     peak = float(np.max(np.abs(samples)))
+    if not peak <= MAX_PEAK:  # also NaN/inf, which resampling a near-float32-max spike can produce
+        level = f"{peak:.3g}" if np.isfinite(peak) else "infinity"
+        raise AudioError(
+            f"The file's sample values reach {level}, over {MAX_PEAK:g} times full scale (+60 dBFS), so it is not "
+            "usable audio (a damaged float file?). Export it again, normalised."
+        )
     if peak < SILENCE_PEAK:
         raise AudioError("The track is silent (every sample is below -100 dBFS), so there is nothing to analyse.")
     return Audio(samples, sample_rate, digest, label, rate, channels, tuple(warnings))

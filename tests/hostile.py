@@ -118,6 +118,10 @@ CASES = [
          covered_by="test_nan_and_inf_samples"),
     Case("inf-samples", "inf.wav", lambda: _with(np.inf), error="NaN or infinite sample values",
          covered_by="test_nan_and_inf_samples"),
+    # Found by the fuzz test: finite float samples far over full scale overflowed the spectra into NaN features,
+    # or (near the float32 maximum) overflowed the resampler into a librosa ParameterError.
+    Case("float-spike-1e30", "spike.wav", lambda: _with(1e30), error="over 1000 times full scale (+60 dBFS)"),
+    Case("float-spike-float32-max", "max.wav", lambda: _with(3.4e38), error="over 1000 times full scale"),
     Case("digital-silence", "silence.wav", lambda: encode(np.zeros(3 * SR, np.float32)), error="The track is silent",
          covered_by="test_silence"),
     Case("dc-only", "dc.wav", lambda: encode(np.full(3 * SR, 0.5, np.float32)), duration=3.0),

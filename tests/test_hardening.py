@@ -131,3 +131,153 @@ def test_dashboard_tells_the_user_what_is_wrong(case):
         assert any(case.warning in w for w in warnings), warnings
     else:
         assert not warnings, warnings
+
+
+# -- 2. fuzzing the decode -> features -> score path -----------------------------------------------------------
+
+def analyze_or_refuse(data: bytes) -> None:
+    """The only permitted outcomes: a sound report, or AudioError with a message. Anything else fails."""
+    try:
+        report = analyze(data, name="fuzz")
+    except AudioError as exc:
+        assert str(exc).strip(), "an AudioError without a message"
+        return
+    assert_sound_report(report)
+
+
+_FMT = struct.pack("<IHHIIHH", 16, 1, 2, 44100, 44100 * 4, 4, 16)
+PREFIXES = [
+    b"",
+    b"RIFF\xff\xff\xff\x7fWAVE",
+    b"RIFF\x24\x00\x10\x00WAVEfmt " + _FMT + b"data\x00\x00\x10\x00",  # a valid header, then anything
+    b"fLaC",
+    b"fLaC\x00\x00\x00\x22" + bytes([0x10, 0x00, 0x10, 0x00]),  # STREAMINFO block start
+    b"OggS\x00\x02",
+    b"ID3\x04\x00\x00\x00\x00\x00\x00",
+    b"\xff\xfb\x90\x64",  # an MPEG-1 layer III frame header
+]
+# 60 fixed examples per property in the suite (a few seconds); FUZZ_EXAMPLES=2000 explores new ones.
+_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "0"))
+FUZZ = settings(max_examples=_EXAMPLES or 60, deadline=None, derandomize=not _EXAMPLES, database=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+@pytest.mark.timeout(120)
+@FUZZ
+@given(prefix=st.sampled_from(PREFIXES), body=st.binary(max_size=8192))
+def test_fuzz_random_bytes_are_refused_or_analysed(prefix, body):
+    analyze_or_refuse(prefix + body)
+
+
+RATES = [8000, 11025, 22050, 44100, 48000, 96000]
+SUBTYPES = ["PCM_16", "PCM_24", "FLOAT", "PCM_U8"]
+EXTREMES = [1.0, -1.0, 0.0, 1e-30, -1e-30, 2.0, -2.0, 1e30, -1e30, 3.4e38, -3.4e38]
+
+
+def synthesize(rate, channels, subtype, frames, kind, amp, seed, spikes) -> bytes:
+    """A WAV file of ``frames`` x ``channels`` samples of ``kind`` at ``amp``, with extreme values at ``spikes``."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(frames)[:, None] / rate
+    if kind == "noise":
+        y = rng.standard_normal((frames, channels))
+    elif kind == "tone":
+        y = np.sin(2 * np.pi * rng.uniform(20, rate / 2, channels) * t)
+    elif kind == "constant":
+        y = np.ones((frames, channels))
+    elif kind == "clicks":
+        y = (rng.random((frames, channels)) < 0.001).astype(float)
+    else:  # square
+        y = np.sign(np.sin(2 * np.pi * 50 * t)) * np.ones(channels)
+    y = (amp * y).astype(np.float32)
+    for index, channel, value in spikes:
+        if index < frames:
+            y[index, channel % channels] = value
+    buf = io.BytesIO()
+    sf.write(buf, y, rate, format="WAV", subtype=subtype)  # PCM subtypes clip what is beyond full scale
+    return buf.getvalue()
+
+
+audio_params = st.fixed_dictionaries({
+    "rate": st.sampled_from(RATES),
+    "channels": st.integers(1, 4),
+    "subtype": st.sampled_from(SUBTYPES),
+    "frames": st.integers(0, 5 * 96000),  # 0-5 s at 96 kHz; longer than 5 s at lower rates is trimmed below
+    "kind": st.sampled_from(["noise", "tone", "constant", "clicks", "square"]),
+    "amp": st.sampled_from([0.0, 1e-6, 1e-3, 0.5, 1.0, 10.0]),
+    "seed": st.integers(0, 2**16),
+    "spikes": st.lists(st.tuples(st.integers(0, 5 * 96000), st.integers(0, 3), st.sampled_from(EXTREMES)),
+                       max_size=8),
+})
+
+
+@pytest.mark.timeout(180)
+@FUZZ
+@given(params=audio_params)
+def test_fuzz_valid_audio_of_any_shape_is_refused_or_analysed(params):
+    params["frames"] = min(params["frames"], 5 * params["rate"])
+    analyze_or_refuse(synthesize(**params))
+
+
+# -- 3. concurrent users -------------------------------------------------------------------------------------
+
+THREADS = 8
+
+
+def eight_tracks() -> list[tuple[str, bytes]]:
+    """Eight different tracks in five formats and four rates, so the threads share no input."""
+    return [
+        ("tone.wav", encode(tone(440.0, 4.0) + noise(4.0, amp=0.05, seed=1))),
+        ("noise.flac", encode(noise(4.0, seed=2), fmt="FLAC")),
+        ("chirp.ogg", encode(chirp(4.0), fmt="OGG", subtype="VORBIS")),
+        ("clicks.mp3", encode(clicks(4.0) + noise(4.0, amp=0.02, seed=3), fmt="MP3")),
+        ("low.wav", encode(tone(110.0, 4.0, 22050) + noise(4.0, 22050, 0.1, seed=4), 22050)),
+        ("opus.opus", encode(tone(660.0, 4.0, 48000) + noise(4.0, 48000, 0.05, seed=5), 48000, "OGG", "OPUS")),
+        ("stereo.wav", encode(np.stack([tone(330.0, 4.0), noise(4.0, seed=6)], axis=1), subtype="PCM_24")),
+        ("hires.flac", encode(chirp(4.0, 96000) + noise(4.0, 96000, 0.05, seed=7), 96000, "FLAC")),
+    ]
+
+
+def run_concurrently(fn, items, workers: int = THREADS, timeout: float = 120.0) -> list:
+    """``fn(*item)`` for every item on ``workers`` threads at once, results in order; a hang fails, never blocks."""
+    pool = ThreadPoolExecutor(workers)
+    futures = [pool.submit(fn, *item) for item in items]
+    done, pending = wait(futures, timeout=timeout)
+    pool.shutdown(wait=not pending, cancel_futures=True)
+    assert not pending, f"{len(pending)} of {len(futures)} calls still running after {timeout} s: deadlock?"
+    return [f.result() for f in futures]
+
+
+def analyze_concurrently(tracks, workers: int = THREADS, **analyze_kwargs) -> list[DetectionReport]:
+    """``analyze`` every ``(name, data)`` on ``workers`` threads through the same service objects.
+
+    ``analyze_kwargs`` go to every call, e.g. ``clap=shared_encoder`` to share one model between the threads.
+    """
+    return run_concurrently(lambda name, data: analyze(data, name=name, **analyze_kwargs), tracks, workers)
+
+
+@pytest.mark.timeout(180)
+def test_eight_threads_give_the_single_threaded_reports():
+    tracks = eight_tracks()
+    alone = [analyze(data, name=name) for name, data in tracks]
+    together = analyze_concurrently(tracks)
+    assert len({r.sha256 for r in together}) == THREADS
+    for name, one, many in zip([n for n, _ in tracks], alone, together):
+        assert many.source_name == name  # no cross-talk: each thread got its own track back
+        assert without_timings(many) == without_timings(one), f"{name} differs when analysed concurrently"
+
+
+@pytest.mark.timeout(180)
+def test_eight_threads_share_one_history(tmp_path):
+    store = HistoryStore(tmp_path / "shared.sqlite3")
+    profile = profile_id(DEFAULTS)
+    tracks = eight_tracks()
+
+    def analyse_and_keep(name, data):
+        report = analyze(data, name=name)
+        row_id = store.put(report, profile)
+        return report, row_id, store.get(report.sha256, profile), store.get_by_id(row_id)
+
+    for (name, _), (report, row_id, by_key, by_id) in zip(tracks, run_concurrently(analyse_and_keep, tracks)):
+        assert by_key == report == by_id, f"{name}: another thread's report came back"
+    assert store.count() == THREADS and store.integrity_check() == "ok"
+    assert sorted(r.source_name for r in store.rows()) == sorted(name for name, _ in tracks)
