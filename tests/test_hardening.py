@@ -281,3 +281,97 @@ def test_eight_threads_share_one_history(tmp_path):
         assert by_key == report == by_id, f"{name}: another thread's report came back"
     assert store.count() == THREADS and store.integrity_check() == "ok"
     assert sorted(r.source_name for r in store.rows()) == sorted(name for name, _ in tracks)
+
+
+# -- 4. crash safety of the history ----------------------------------------------------------------------------
+# Covered elsewhere: WAL mode and schema version (test_store.py::test_put_get_round_trip_and_wal), a v1 -> v2
+# migration keeping rows (test_migrates_a_v1_database_keeping_its_rows), an atomic failed migration
+# (test_a_failed_migration_changes_nothing), a newer schema refused (test_newer_schema_is_refused_clearly), and a
+# SIGKILLed batch followed by PRAGMA integrity_check and a rerun (test_batch.py::test_killed_batch_leaves_a_sound_
+# history_and_a_rerun_finishes_it). Missing was a check that *every* write runs inside an explicit transaction.
+
+WRITES = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE|CREATE|ALTER|DROP|PRAGMA\s+user_version\s*=)", re.I)
+
+
+def test_every_history_write_runs_inside_a_transaction(tmp_path, monkeypatch):
+    import detector.store as store_module
+
+    statements: list[tuple[str, bool]] = []
+    connect = sqlite3.connect
+
+    def traced(*args, **kwargs):
+        conn = connect(*args, **kwargs)
+        conn.set_trace_callback(lambda sql: statements.append((sql, conn.in_transaction)))
+        return conn
+
+    monkeypatch.setattr(store_module.sqlite3, "connect", traced)
+    report = analyze(encode(tone(seconds=2.0)), name="t.wav")
+    store = HistoryStore(tmp_path / "h.sqlite3")  # creates the schema (migrations 0 -> 2)
+    row_id = store.put(report, "p" * 16)
+    store.put(report, "p" * 16)  # the upsert path
+    store.delete(row_id)
+    writes = [(sql, inside) for sql, inside in statements if WRITES.match(sql)]
+    kinds = {sql.split()[0].upper() for sql, _ in writes}
+    assert {"CREATE", "ALTER", "UPDATE", "INSERT", "DELETE", "PRAGMA"} <= kinds, f"not every write was seen: {kinds}"
+    outside = [sql for sql, inside in writes if not inside]
+    assert not outside, f"writes outside a transaction (a crash could leave half of them): {outside}"
+    begins = [sql for sql, _ in statements if sql.upper().startswith("BEGIN")]
+    assert begins and all(sql.upper() == "BEGIN IMMEDIATE" for sql in begins), begins
+
+
+# -- 5. resource bounds --------------------------------------------------------------------------------------
+
+MIB = 1024 * 1024  # Streamlit's server.maxUploadSize is in MiB (it multiplies by 1024 * 1024)
+
+
+def test_upload_limit_takes_a_full_length_track_and_not_much_more():
+    config = tomllib.loads((PROJECT / ".streamlit" / "config.toml").read_text())
+    limit_mib = config["server"]["maxUploadSize"]
+    assert isinstance(limit_mib, int) and limit_mib > 0, "server.maxUploadSize must be set"
+    # The largest common file of the decoder's longest track: 20 min of 16-bit stereo WAV at 48 kHz.
+    # 1200 s x 48000 frames/s x 2 channels x 2 bytes + 44 header bytes = 230,400,044 B = 219.7 MiB.
+    longest = int(DEFAULT_MAX_DURATION * 48000) * 2 * 2 + 44
+    assert limit_mib * MIB >= longest, (
+        f"a {DEFAULT_MAX_DURATION / 60:.0f}-min 48 kHz stereo WAV ({longest / MIB:.1f} MiB) is over the "
+        f"{limit_mib} MiB upload limit")
+    assert limit_mib * MIB <= 2 * longest, "the upload limit is far beyond anything the decoder would accept"
+    caption = (PROJECT / "pages" / "analyse.py").read_text()
+    assert f"up to {limit_mib} MB" in caption and f"{DEFAULT_MAX_DURATION / 60:.0f} min" in caption, \
+        "the Analyse page states other limits than the ones enforced"
+
+
+def test_caches_are_bounded():
+    import pages._shared as shared
+
+    info = shared._features._info  # st.cache_data keeps its options here
+    assert info.max_entries is not None and 0 < info.max_entries <= 64, "the feature cache must be bounded"
+    assert info.persist is None, "features must not be pickled to disk"
+    assert 0 < shared.MAX_SESSION_TRACKS <= 64
+    source = (PROJECT / "pages" / "_shared.py").read_text()
+    assert "while len(loaded) >= MAX_SESSION_TRACKS" in source, "session tracks are evicted at the bound"
+    uncached = re.findall(r"@st\.cache_data\((?![^)]*max_entries)[^)]*\)", "".join(
+        p.read_text() for p in [PROJECT / "dashboard.py", *sorted((PROJECT / "pages").glob("*.py"))]))
+    assert not uncached, f"unbounded st.cache_data: {uncached}"
+
+
+def test_no_temporary_files_are_left_behind(tmp_path, monkeypatch):
+    """Every format, a failure, a batch and history writes: the temp folder is as it was."""
+    private = tmp_path / "tmp"  # our own temp folder, so other processes on this machine can't disturb the count
+    private.mkdir()
+    monkeypatch.setenv("TMPDIR", str(private))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # forget the cached folder, so gettempdir() reads TMPDIR
+    assert tempfile.gettempdir() == str(private)
+    before = sorted(os.listdir(tempfile.gettempdir()))
+    song = tone(440.0, 2.0) + noise(2.0, amp=0.05)
+    files = [(f"t.{ext}", encode(song, SR, fmt, sub)) for ext, fmt, sub in
+             [("wav", "WAV", "PCM_16"), ("flac", "FLAC", None), ("ogg", "OGG", "VORBIS"), ("mp3", "MP3", None)]]
+    files.append(("t.opus", encode(tone(440.0, 2.0, 48000), 48000, "OGG", "OPUS")))
+    for name, data in files:
+        analyze(data, name=name)
+    with pytest.raises(AudioError):
+        analyze(b"ID3" + b"\0" * 500)
+    store = HistoryStore(tmp_path / "h.sqlite3")
+    result = analyze_batch(files + [("bad.mp3", b"nope")], store=store)
+    assert result.analysed == len(files) and len(result.failures) == 1
+    assert store.count() == len(files) and store.integrity_check() == "ok"
+    assert sorted(os.listdir(tempfile.gettempdir())) == before
