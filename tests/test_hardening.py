@@ -375,3 +375,37 @@ def test_no_temporary_files_are_left_behind(tmp_path, monkeypatch):
     assert result.analysed == len(files) and len(result.failures) == 1
     assert store.count() == len(files) and store.integrity_check() == "ok"
     assert sorted(os.listdir(tempfile.gettempdir())) == before
+
+
+# -- 6. security ------------------------------------------------------------------------------------------------
+
+UI_FILES = [PROJECT / "dashboard.py", *sorted((PROJECT / "pages").glob("*.py"))]
+
+
+@pytest.mark.parametrize("path", UI_FILES, ids=[p.name for p in UI_FILES])
+def test_no_page_renders_raw_html(path):
+    """Streamlit escapes HTML unless told not to; nothing a user sends may reach the page as HTML or script."""
+    source = path.read_text()
+    found = re.findall(r"unsafe_allow_html\s*=\s*True|\bst\.html\(|components\.(?:v1\.)?html\(|\biframe\(", source)
+    assert not found, f"{path.name} renders raw HTML: {found}"
+
+
+def test_a_file_name_is_shown_as_typed_not_as_markup():
+    name = "**loud**_[click](x)$e=mc^2$:red[hi].mp3"
+    at = _dashboard()
+    at.file_uploader[0].upload(name, b"not audio" * 20, "audio/mpeg").run()
+    assert not at.exception
+    assert r"\*\*loud\*\*\_\[click\](x)\$e=mc^2\$:red\[hi\].mp3" in at.error[0].value
+
+
+MODEL_FILES = sorted((PROJECT / "detector").glob("*.py"))
+UNSAFE_LOADS = re.compile(r"\b(?:pickle|cPickle|dill|joblib|cloudpickle)\.loads?\(|allow_pickle\s*=\s*True|"
+                          r"\btorch\.load\((?![^)]*weights_only\s*=\s*True)|\bsio\.load\((?![^)]*trusted\s*=)|"
+                          r"\bskops\.io\.load\((?![^)]*trusted\s*=)|(?<![.\w])(?:eval|exec)\(")
+
+
+@pytest.mark.parametrize("path", MODEL_FILES, ids=[p.name for p in MODEL_FILES])
+def test_nothing_untrusted_is_unpickled_or_executed(path):
+    """Model files, profiles and checkpoints are data: skops with trusted types, torch with weights_only=True."""
+    found = UNSAFE_LOADS.findall(path.read_text())
+    assert not found, f"{path.name} can run code from a file: {found}"
