@@ -133,6 +133,25 @@ def test_dashboard_tells_the_user_what_is_wrong(case):
         assert not warnings, warnings
 
 
+
+def test_the_batch_page_takes_the_whole_matrix_at_once():
+    """All hostile files in one batch: each bad one named with its reason, each good one in the history."""
+    at = _dashboard()
+    at.switch_page("pages/history.py").run()
+    files = at.file_uploader(key="batch:files")
+    for case in CASES:
+        files.upload(case.filename, case.build(), case.mime)
+    at.run()
+    at.button[0].click().run()
+    assert not at.exception, f"the page crashed: {at.exception}"
+    errors = [e.value for e in at.error]
+    assert not any("Traceback" in e or 'File "' in e for e in errors)
+    for case in (c for c in CASES if c.error):
+        assert any(case.filename in e and case.error in e for e in errors), f"{case.id}: {errors}"
+    accepted = sorted(c.filename for c in CASES if not c.error)
+    assert len(errors) == len(CASES) - len(accepted)
+    assert sorted(at.dataframe[0].value["source_name"]) == accepted
+
 # -- 2. fuzzing the decode -> features -> score path -----------------------------------------------------------
 
 def analyze_or_refuse(data: bytes) -> None:
