@@ -37,6 +37,9 @@ _FORMAT_LABEL = {"WAV": "WAV", "WAVEX": "WAV", "RF64": "WAV", "FLAC": "FLAC", "M
 DEFAULT_MAX_DURATION = 20 * 60.0
 DEFAULT_MIN_DURATION = 1.0
 SILENCE_PEAK = 1e-5  # -100 dBFS: below this a whole track counts as silent
+# +60 dBFS. Float files may go somewhat past full scale (1.0); far beyond it the spectra overflow float32
+# (a spike of 1e30 or 3.4e38 turned into NaN features), and nothing real sounds like that.
+MAX_PEAK = 1000.0
 _BLOCK = 1 << 16  # frames per decoded block (~1.5 s at 44.1 kHz): a damaged file loses at most one
 _HASH_CHUNK = 1 << 20
 
@@ -108,6 +111,13 @@ def _open_binary(source: AudioSource) -> tuple[BinaryIO, bool]:
     raise AudioError(f"Cannot read audio from a {type(source).__name__}; give a path, bytes or a file object.")
 
 
+def _size(fh: BinaryIO) -> int:
+    """Length of a seekable file object in bytes, leaving it at its start."""
+    size = fh.seek(0, io.SEEK_END)
+    fh.seek(0)
+    return size
+
+
 def _hash_and_size(fh: BinaryIO) -> tuple[str, int]:
     digest = hashlib.sha256()
     size = 0
@@ -129,9 +139,17 @@ def sha256_of(source: AudioSource) -> str:
             fh.close()
 
 
+# libsndfile reasons that mislead about in-memory data, in the user's words.
+_REASONS = {
+    # mpg123 finds no MPEG frame (e.g. an MP3 cut inside its first frames) and libsndfile reports it as SFE_BAD_FILE
+    "File does not exist or is not a regular file (possibly a pipe?).": "no complete audio frame was found.",
+}
+
+
 def _decoder_reason(exc: Exception) -> str:
     """libsndfile's reason without the object repr it prefixes ("Error opening <...>: ")."""
-    return str(exc).rsplit(": ", 1)[-1].strip() or type(exc).__name__
+    reason = str(exc).rsplit(": ", 1)[-1].strip() or type(exc).__name__
+    return _REASONS.get(reason, reason)
 
 
 def _format_label(info: sf.SoundFile) -> str:
@@ -185,8 +203,7 @@ def decode(
         )
     fh, owned = _open_binary(source)
     try:
-        digest, size = _hash_and_size(fh)
-        if size == 0:
+        if _size(fh) == 0:
             raise AudioError("The file is empty (0 bytes).")
         try:
             snd = sf.SoundFile(fh)
@@ -197,6 +214,11 @@ def decode(
             ) from None
         with snd:
             _check_format(snd)
+            _check_header(snd, max_duration)
+            # Hash only what passed the header checks: an over-long file is refused without reading it.
+            position = fh.tell()
+            digest = _hash_and_size(fh)[0]
+            fh.seek(position)
             samples, warnings = _read_mono(snd, sample_rate, max_duration)
             label, rate, channels = _format_label(snd), snd.samplerate, snd.channels
     finally:
@@ -211,6 +233,12 @@ def decode(
             f"The track is too short: {_fmt_seconds(duration)}; at least {_fmt_seconds(min_duration)} is needed."
         )
     peak = float(np.max(np.abs(samples)))
+    if not peak <= MAX_PEAK:  # also NaN/inf, which resampling a near-float32-max spike can produce
+        level = f"{peak:.3g}" if np.isfinite(peak) else "infinity"
+        raise AudioError(
+            f"The file's sample values reach {level}, over {MAX_PEAK:g} times full scale (+60 dBFS), so it is not "
+            "usable audio (a damaged float file?). Export it again, normalised."
+        )
     if peak < SILENCE_PEAK:
         raise AudioError("The track is silent (every sample is below -100 dBFS), so there is nothing to analyse.")
     return Audio(samples, sample_rate, digest, label, rate, channels, tuple(warnings))
@@ -219,24 +247,33 @@ def decode(
 def _downmix(block: np.ndarray) -> np.ndarray:
     """Average the channels of a (frames, channels) block; a column loop beats ``mean(axis=1)``."""
     mono = block[:, 0].copy()
-    for ch in range(1, block.shape[1]):
-        mono += block[:, ch]
+    with np.errstate(over="ignore"):  # absurd float samples overflow to inf, which decode() then refuses
+        for ch in range(1, block.shape[1]):
+            mono += block[:, ch]
     if block.shape[1] > 1:
         mono /= np.float32(block.shape[1])
     return mono
 
 
-def _read_mono(snd: sf.SoundFile, sample_rate: int, max_duration: float) -> tuple[np.ndarray, list[str]]:
-    """Stream ``snd`` block by block into mono float32 at ``sample_rate``."""
+def _too_long(length: str, max_duration: float) -> AudioError:
+    return AudioError(
+        f"The track is too long: {length}; the limit is {_fmt_seconds(max_duration)}. Trim it or raise the limit."
+    )
+
+
+def _check_header(snd: sf.SoundFile, max_duration: float) -> None:
+    """Refuse a header without rate or channels, or one that announces more than ``max_duration``."""
     if snd.samplerate <= 0 or snd.channels <= 0:
         raise AudioError("The file's header is invalid (no sample rate or no channels).")
     claimed = snd.frames / snd.samplerate
-    too_long = (
-        f"The track is too long: {{}}; the limit is {_fmt_seconds(max_duration)}. "
-        "Trim it or raise the limit."
-    )
     if claimed > max_duration:
-        raise AudioError(too_long.format(_fmt_seconds(claimed)))
+        raise _too_long(_fmt_seconds(claimed), max_duration)
+
+
+def _read_mono(snd: sf.SoundFile, sample_rate: int, max_duration: float) -> tuple[np.ndarray, list[str]]:
+    """Stream ``snd`` block by block into mono float32 at ``sample_rate``."""
+    _check_header(snd, max_duration)
+    claimed = snd.frames / snd.samplerate
     max_frames = int(max_duration * snd.samplerate) + 1
     resampler = (
         soxr.ResampleStream(snd.samplerate, sample_rate, 1, dtype="float32", quality="HQ")
@@ -257,12 +294,14 @@ def _read_mono(snd: sf.SoundFile, sample_rate: int, max_duration: float) -> tupl
             warnings.append(
                 f"The file is damaged after {_fmt_seconds(frames_read / snd.samplerate)}; only the audio before that was analysed."
             )
+            if resampler is not None:  # flush the resampler's tail, or the last ~20 ms before the damage are lost
+                chunks.append(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
             break
         n = block.shape[0]
         last = n < _BLOCK
         frames_read += n
         if frames_read > max_frames:
-            raise AudioError(too_long.format(f"more than {_fmt_seconds(max_duration)}"))
+            raise _too_long(f"more than {_fmt_seconds(max_duration)}", max_duration)
         mono = _downmix(block)
         if not np.all(np.isfinite(mono)):
             raise AudioError("The file contains NaN or infinite sample values, so it cannot be analysed.")

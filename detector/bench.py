@@ -3,6 +3,7 @@
 ``python -m detector.bench [--duration 300] [--repeats 3] [--format WAV]``
 ``python -m detector.bench --clap [--duration 180] [--batch-size 4] [--threads N]``
 (the CLAP layer; see :func:`clap_main`)
+``python -m detector.bench --memory [--duration 600] [--format WAV]``
 
 Both paths start from the same encoded file in memory and end with the same four
 numbers:
@@ -14,15 +15,27 @@ numbers:
 Each path is warmed once, then timed ``repeats`` times (best and median reported).
 Peak memory is the ``tracemalloc`` peak of one warm call (numpy reports its buffers
 to tracemalloc), so the two figures are measured the same way.
+
+``--memory`` instead measures what one upload costs the server: the whole
+:func:`detector.analyze` (decode, features, segments, report) of a stereo 44.1 kHz
+track, as the ``tracemalloc`` peak in this process and as the growth of the peak
+resident set size (``ru_maxrss``) in a fresh process that holds only the encoded
+bytes before the call, and the size of the :class:`TrackFeatures` the dashboard caches.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
+import pickle
 import platform
+import resource
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 import tracemalloc
 
@@ -175,12 +188,68 @@ def clap_main(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def write_track(path: str, duration: float, fmt: str) -> None:
+    """Write the synthetic track to ``path`` (run in its own process, see :func:`memory`)."""
+    with open(path, "wb") as fh:
+        fh.write(encode(synthetic_track(duration), 44100, fmt))
+
+
+def rss_child(path: str) -> None:
+    """In a fresh process: peak RSS before and after one :func:`analyze` of the file at ``path``."""
+    from .service import analyze
+
+    analyze(encode(synthetic_track(2.0), 44100, "WAV"))  # imports, librosa/numba warm-up: not the upload's cost
+    with open(path, "rb") as fh:
+        data = fh.read()  # the upload, as the dashboard holds it
+    before = _rss_mib()
+    analyze(data)
+    print(json.dumps({"before_mib": before, "after_mib": _rss_mib()}))
+
+
+def _python(call: str) -> str:
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return subprocess.run([sys.executable, "-c", f"import detector.bench as b; {call}"], capture_output=True,
+                          text=True, check=True, cwd=root).stdout
+
+
+def memory(duration: float, fmt: str) -> dict[str, float]:
+    """Peak memory of one :func:`analyze` of a ``duration``-second stereo 44.1 kHz track (see the module doc).
+
+    Linux carries a parent's peak RSS into a child it starts (``ru_maxrss`` survives the fork and exec), so this
+    process must stay small until the child has measured: another process writes the track, then the child
+    reads it, and only then is the track made here for the ``tracemalloc`` figure.
+    """
+    from .service import analyze, extract
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "track")
+        _python(f"b.write_track({path!r}, {duration!r}, {fmt!r})")
+        child = json.loads(_python(f"b.rss_child({path!r})").strip().splitlines()[-1])
+        with open(path, "rb") as fh:
+            data = fh.read()
+    analyze(data)  # warm-up
+    tracemalloc.start()
+    analyze(data)
+    traced = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    cached = len(pickle.dumps(extract(data), protocol=pickle.HIGHEST_PROTOCOL)) / 2**20
+    return {"encoded_mib": len(data) / 2**20, "tracemalloc_peak_mib": traced,
+            "rss_before_mib": child["before_mib"], "rss_growth_mib": child["after_mib"] - child["before_mib"],
+            "cached_features_mib": cached}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m detector.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--duration", type=float, default=None,
-                        help="track length in seconds (default 300; 180 with --clap)")
+                        help="track length in seconds (default 300; 180 with --clap, 600 with --memory)")
     parser.add_argument("--repeats", type=int, default=None, help="timed runs (default 3; 2 with --clap)")
     parser.add_argument("--format", default="WAV", choices=["WAV", "FLAC", "OGG", "MP3"])
+    parser.add_argument("--memory", action="store_true",
+                        help="measure the peak memory of one analyze() (tracemalloc and peak RSS) instead")
     clap_opts = parser.add_argument_group("CLAP layer", CLAP_DOC.split("\n")[0])
     clap_opts.add_argument("--clap", action="store_true", help="benchmark the CLAP layer instead")
     clap_opts.add_argument("--batch-size", type=int, default=None, help="windows per forward pass")
@@ -189,6 +258,15 @@ def main(argv: list[str] | None = None) -> int:
     clap_opts.add_argument("--reference-windows", type=int, default=2,
                            help="windows to embed the straightforward way for the comparison (0: skip)")
     args = parser.parse_args(argv)
+    if args.memory:
+        duration = args.duration or 600.0
+        m = memory(duration, args.format)
+        print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+        print(f"track: {duration:.0f} s synthetic stereo 44.1 kHz {args.format}, {m['encoded_mib']:.1f} MiB encoded")
+        print(f"analyze() peak: tracemalloc {m['tracemalloc_peak_mib']:.1f} MiB; peak RSS growth "
+              f"{m['rss_growth_mib']:.1f} MiB in a fresh process (from {m['rss_before_mib']:.1f} MiB with the "
+              f"upload loaded); cached TrackFeatures {m['cached_features_mib']:.1f} MiB")
+        return 0
     if args.clap:
         from .clap import DEFAULT_BATCH_SIZE
 

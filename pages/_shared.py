@@ -5,6 +5,7 @@ UI glue only; every number comes from the ``detector`` package.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pandas as pd
@@ -20,6 +21,14 @@ from detector.store import HistoryStore, StoreError, default_path, profile_id
 
 AUDIO_TYPES = ["wav", "flac", "ogg", "opus", "mp3"]
 MAX_SESSION_TRACKS = 64  # tracks one browser session keeps in memory for tuning
+
+
+_MARKDOWN = re.compile(r"([\\`*_\[\]<>!|~$#])")
+
+
+def md_text(text: str) -> str:
+    """``text`` (a file name, say) with Streamlit's markdown, colour and LaTeX markup escaped, so it shows as typed."""
+    return _MARKDOWN.sub(r"\\\1", str(text))
 
 
 @dataclass
@@ -142,12 +151,12 @@ def read_upload(upload) -> bytes | None:
     try:
         return upload.getvalue()
     except (OSError, MemoryError) as exc:
-        st.error(f"**{upload.name}** could not be read: {exc}")
+        st.error(f"**{md_text(upload.name)}** could not be read: {exc}")
         return None
 
 
 def audio_error(name: str, exc: AudioError) -> None:
-    st.error(f"**{name}** could not be analysed. {exc}")
+    st.error(f"**{md_text(name)}** could not be analysed. {exc}")
 
 
 def render_report(report: DetectionReport, active: Thresholds, track: TrackFeatures | None = None,
@@ -203,6 +212,6 @@ def render_report(report: DetectionReport, active: Thresholds, track: TrackFeatu
                        key=f"{key}-csv")
 
 
-__all__ = ["AUDIO_TYPES", "Loaded", "active_model", "active_profile", "audio_error", "history", "load_track", "read_upload",
-           "remember", "render_report", "session_tracks",
+__all__ = ["AUDIO_TYPES", "Loaded", "active_model", "active_profile", "audio_error", "history", "load_track",
+           "md_text", "read_upload", "remember", "render_report", "session_tracks",
            "set_thresholds", "sync_query", "thresholds"]

@@ -7,7 +7,7 @@ from pages._shared import (AUDIO_TYPES, active_model, audio_error, load_track, r
                            thresholds)
 
 st.title("Is this track machine-made?")
-st.caption("Upload a track (WAV, FLAC, OGG/Vorbis, Opus or MP3, 1 s to 20 min, up to 200 MB). "
+st.caption("Upload a track (WAV, FLAC, OGG/Vorbis, Opus or MP3, 1 s to 20 min, up to 256 MB). "
            "It is analysed on this server and never sent anywhere else.")
 
 upload = st.file_uploader("Track", type=AUDIO_TYPES)

@@ -9,7 +9,7 @@ from detector import plots
 from detector.batch import analyze_batch
 from detector.store import StoreError
 from detector.tuning import compare_table
-from pages._shared import (AUDIO_TYPES, active_model, active_profile, history, read_upload, render_report,
+from pages._shared import (AUDIO_TYPES, active_model, active_profile, history, md_text, read_upload, render_report,
                            session_tracks, thresholds)
 
 st.title("Batch & history")
@@ -30,7 +30,7 @@ if st.button("Analyse and add to the history", disabled=not uploads, type="prima
     bar.progress(1.0, text=f"Done: {result.analysed} analysed, {result.reused} already in the history, "
                            f"{len(result.failures)} could not be analysed.")
     for name, message in result.failures:
-        st.error(f"**{name}** could not be analysed. {message}")
+        st.error(f"**{md_text(name)}** could not be analysed. {message}")
 
 st.subheader("History")
 total = store.count()
@@ -75,7 +75,7 @@ if len(pair) == 2:
     columns = st.columns(2)
     for column, report, row_id in zip(columns, reports, pair):
         with column:
-            st.markdown(f"**{report.source_name}** · {report.verdict}")
+            st.markdown(f"**{md_text(report.source_name)}** · {report.verdict}")
             st.plotly_chart(plots.score_gauge(report, active.decision), width="stretch", key=f"cmp-{row_id}")
     st.plotly_chart(plots.compare_segments(reports, active.decision), width="stretch")
     st.dataframe(compare_table(reports), width="stretch")

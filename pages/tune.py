@@ -7,7 +7,8 @@ from detector import AudioError, ProfileError, Thresholds, plots
 from detector.heuristics import EMBEDDING_RULES, SPECTRAL_RULES, Rule
 from detector.profiles import ProfileLibrary
 from detector.tuning import evaluate, feature_table, rescore, slider_range
-from pages._shared import AUDIO_TYPES, load_track, read_upload, session_tracks, set_thresholds, thresholds
+from pages._shared import (AUDIO_TYPES, load_track, md_text, read_upload, session_tracks, set_thresholds,
+                           thresholds)
 
 GLOBALS = {"base": "Starting score", "decision": "Decision line (AI above)", "floor": "Lowest score",
            "ceiling": "Highest score"}
@@ -50,7 +51,7 @@ def _activate(t: Thresholds, message: str) -> None:
 def _load_saved() -> None:
     name = st.session_state.get("tune:saved")
     try:
-        _activate(library.load(name), f"Loaded profile **{name}**.")
+        _activate(library.load(name), f"Loaded profile **{md_text(name)}**.")
     except ProfileError as exc:
         st.session_state["tune:error"] = str(exc)
 
@@ -61,9 +62,9 @@ def _load_file() -> None:
         return
     try:
         _activate(Thresholds.from_json(upload.getvalue().decode("utf-8", errors="replace")),
-                  f"Loaded profile file **{upload.name}**.")
+                  f"Loaded profile file **{md_text(upload.name)}**.")
     except ProfileError as exc:
-        st.session_state["tune:error"] = f"{upload.name}: {exc}"
+        st.session_state["tune:error"] = f"{md_text(upload.name)}: {exc}"
 
 
 def _save() -> None:
@@ -115,7 +116,7 @@ with st.expander("Add labelled tracks (for accuracy, confusion matrix and ROC)",
                 try:
                     load_track(data, upload.name, label)
                 except AudioError as exc:
-                    skipped.append(f"**{upload.name}**: {exc}")
+                    skipped.append(f"**{md_text(upload.name)}**: {exc}")
     if skipped:
         st.warning("Skipped:\n\n" + "\n\n".join(f"- {s}" for s in skipped))
 
