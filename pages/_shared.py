@@ -11,8 +11,9 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from detector import AudioError, ProfileError, Thresholds, extract, plots
+from detector import AudioError, ProfileError, Thresholds, clap, extract, plots
 from detector.audio import sha256_of
+from detector.clap import ClapEncoder
 from detector.classifier import ModelError, TrainedModel, active_model_path, load_model
 from detector.profiles import from_query, to_query
 from detector.report import DetectionReport
@@ -39,18 +40,44 @@ class Loaded:
     label: str | None = None
 
 
+@st.cache_resource(show_spinner="Loading the CLAP model (once per server)…", max_entries=2)
+def _clap(path: str, size: int, mtime_ns: int) -> ClapEncoder:
+    return clap.get_encoder(path)
+
+
+def clap_encoder() -> ClapEncoder | None:
+    """The shared CLAP encoder when a checkpoint is configured and loads, else None (reports say why)."""
+    try:
+        path = clap.find_checkpoint()
+        stat = path.stat()
+        return _clap(str(path), stat.st_size, stat.st_mtime_ns)
+    except (clap.ClapUnavailable, OSError):
+        return None
+
+
 @st.cache_data(max_entries=32, show_spinner=False)
-def _features(sha: str, _data: bytes, name: str) -> TrackFeatures:
-    """Decode + features once per audio hash (``_data`` is not hashed again)."""
-    return extract(_data, name=name)
+def _features(sha: str, _data: bytes, name: str, clap_sha: str | None, _clap: ClapEncoder | None,
+              _progress=None) -> TrackFeatures:
+    """Decode + features once per audio hash and CLAP checkpoint (``_data`` is not hashed again)."""
+    return extract(_data, name=name, clap=_clap, progress=_progress)
 
 
 def load_track(data: bytes, name: str, label: str | None = None) -> TrackFeatures:
-    """Features for an upload (cached by SHA-256), remembered in this session for tuning.
+    """Features for an upload (cached by SHA-256 and CLAP checkpoint), remembered in this session for tuning.
 
+    While the CLAP layer embeds the track, a progress bar shows how far it got.
     Raises :class:`AudioError` with a message for the user.
     """
-    track = _features(sha256_of(data), data, name)
+    encoder = clap_encoder()
+    bar = st.empty()
+
+    def progress(fraction: float, stage: str) -> None:
+        bar.progress(min(max(fraction, 0.0), 1.0), text=stage)
+
+    try:
+        track = _features(sha256_of(data), data, name, encoder.sha256 if encoder else None, encoder, progress)
+    finally:
+        bar.empty()
     loaded = st.session_state.setdefault("tracks", {})
     if track.sha256 in loaded:
         loaded[track.sha256].label = label or loaded[track.sha256].label
@@ -93,8 +120,9 @@ def active_model() -> TrainedModel | None:
 
 def active_profile() -> str:
     """The history key of the active settings: the thresholds and the identity of the active models."""
-    model = active_model()
-    return profile_id(thresholds(), {"classifier": model.sha256} if model else {})
+    model, encoder = active_model(), clap_encoder()
+    components = {"clap": encoder.sha256} if encoder else {}
+    return profile_id(thresholds(), {**components, **({"classifier": model.sha256} if model else {})})
 
 
 def remember(report: DetectionReport) -> None:
@@ -212,6 +240,6 @@ def render_report(report: DetectionReport, active: Thresholds, track: TrackFeatu
                        key=f"{key}-csv")
 
 
-__all__ = ["AUDIO_TYPES", "Loaded", "active_model", "active_profile", "audio_error", "history", "load_track",
+__all__ = ["AUDIO_TYPES", "Loaded", "active_model", "clap_encoder", "active_profile", "audio_error", "history", "load_track",
            "md_text", "read_upload", "remember", "render_report", "session_tracks",
            "set_thresholds", "sync_query", "thresholds"]

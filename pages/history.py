@@ -9,7 +9,8 @@ from detector import plots
 from detector.batch import analyze_batch
 from detector.store import StoreError
 from detector.tuning import compare_table
-from pages._shared import (AUDIO_TYPES, active_model, active_profile, history, md_text, read_upload, render_report,
+from pages._shared import (AUDIO_TYPES, active_model, active_profile, clap_encoder, history, md_text, read_upload,
+                           render_report,
                            session_tracks, thresholds)
 
 st.title("Batch & history")
@@ -25,7 +26,7 @@ uploads = st.file_uploader("Tracks", type=AUDIO_TYPES, accept_multiple_files=Tru
 if st.button("Analyse and add to the history", disabled=not uploads, type="primary"):
     items = [(u.name, data) for u in uploads if (data := read_upload(u)) is not None]
     bar = st.progress(0.0, text="Starting…")
-    result = analyze_batch(items, store=store, thresholds=active, profile=active_profile(), model=active_model(),
+    result = analyze_batch(items, store=store, thresholds=active, profile=active_profile(), model=active_model(), clap=clap_encoder(),
                            progress=lambda done, total, name: bar.progress(done / total, text=f"{done}/{total}: {name}"))
     bar.progress(1.0, text=f"Done: {result.analysed} analysed, {result.reused} already in the history, "
                            f"{len(result.failures)} could not be analysed.")

@@ -4,14 +4,14 @@ from pathlib import Path
 
 import streamlit as st
 
-from detector import plots
+from detector import clap, plots
 from detector.classifier import ModelError, activate, save_model, train_dataset
 from detector.config import data_dir
 from detector.dataset import DatasetError, load_dataset, skipped_summary
 from detector.heuristics import ProfileError
 from detector.profiles import check_name
 from detector.vectors import FeatureSetUnavailable, resolve_feature_set
-from pages._shared import active_model
+from pages._shared import active_model, clap_encoder, md_text
 
 st.title("Models")
 
@@ -45,6 +45,17 @@ def _activate(path) -> None:
 for kind, show in (("models:message", st.success), ("models:error", st.error)):
     if text := st.session_state.pop(kind, None):
         show(text)
+
+st.header("CLAP embedding layer")
+encoder = clap_encoder()
+if encoder is not None:
+    st.success(f"**Active: {md_text(encoder.name)}** · {encoder.architecture} (read from the checkpoint's weights) · "
+               f"SHA-256 {encoder.sha256[:12]}… · {encoder.threads} inference thread(s). Every new analysis embeds "
+               "the whole track in 10 s windows; the CLAP layer decides when no classifier is active.")
+else:
+    why = clap.availability()
+    st.info(f"**The CLAP layer is off.** {why.reason if why else 'No checkpoint is configured.'}\n\n"
+            f"*How to enable:* {why.how_to_enable if why else ''}")
 
 st.header("Trained classifier")
 model = active_model()
@@ -92,11 +103,11 @@ if submitted:
         dataset = load_dataset(Path(folder.strip()).expanduser()) if folder.strip() else None
         if dataset is None:
             raise DatasetError("Type the path of a folder with human/ and ai/ subfolders, or of a CSV manifest.")
-        feature_set, note = resolve_feature_set(wanted, clap_available=False)
+        feature_set, note = resolve_feature_set(wanted, clap_available=encoder is not None)
         if note:
             st.info(note)
         bar = st.progress(0.0, text="Extracting features…")
-        result = train_dataset(dataset, feature_set, folds=int(folds), test_size=float(test_size),
+        result = train_dataset(dataset, feature_set, clap=encoder, folds=int(folds), test_size=float(test_size),
                                progress=lambda done, total, msg: bar.progress(min(done / max(total, 1), 1.0),
                                                                               text=msg[:120]))
         path = models_dir / f"{name}.skops"

@@ -455,3 +455,27 @@ def test_cli_goes_on_without_clap_when_the_checkpoint_fails(tmp_path, capsys):
     (report,) = json.loads(captured.out)
     assert report["decided_by"] == "spectral"
     assert any(s["name"] == "clap" and "bad.pt" in s["reason"] for s in report["skipped"])
+
+
+def test_dashboard_runs_the_clap_layer_with_a_configured_checkpoint(tiny_ckpt, monkeypatch):
+    """Analyse and Models pages with $CLAP_CHECKPOINT set: the CLAP layer runs and decides; Models names it."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv(clap.ENV_VAR, str(tiny_ckpt))
+    at = AppTest.from_file("../dashboard.py", default_timeout=300).run()
+    at.file_uploader[0].upload("song.wav", encode(music(12.0), SR), "audio/wav").run()
+    assert not at.exception and not at.error
+    assert any("Decided by the **clap** layer" in c.value for c in at.caption)
+    assert not any("CLAP layer did not run" in i.value for i in at.info)
+    at.switch_page("pages/models.py").run()
+    assert not at.exception
+    assert "random-tiny.pt" in at.success[0].value and "HTSAT-tiny" in at.success[0].value
+
+
+def test_models_page_says_why_clap_is_off(monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file("../dashboard.py", default_timeout=120)
+    at.switch_page("pages/models.py").run()
+    assert not at.exception
+    assert "The CLAP layer is off" in at.info[0].value and "models/clap" in at.info[0].value
