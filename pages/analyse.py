@@ -20,8 +20,7 @@ if data is None:
     st.stop()
 st.audio(data)
 try:
-    with st.spinner("Decoding and computing features…"):
-        track = load_track(data, upload.name)
+    track = load_track(data, upload.name)
 except AudioError as exc:
     audio_error(upload.name, exc)
     st.stop()
