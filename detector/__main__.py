@@ -49,14 +49,25 @@ from .vectors import CLAP, FeatureSetUnavailable, resolve_feature_set
 EXIT_OK, EXIT_FILE_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, not {text}")
-    return value
+def _number(cast: type, ok, rule: str):
+    """An argparse ``type``: ``cast(text)`` that must satisfy ``ok``, else "must be <rule>"."""
+    kind = "whole number" if cast is int else "number"
+
+    def parse(text: str):
+        try:
+            value = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"must be {rule}, not {text}")
+        return value
+
+    return parse
+
+
+_positive = _number(float, lambda v: v > 0, "positive")
+_int_at_least_2 = _number(int, lambda v: v >= 2, "at least 2")
+_fraction = _number(float, lambda v: 0 <= v < 1, "at least 0 and below 1")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -103,26 +114,6 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--dest", metavar="DIR", help="folder to put it in (default: data/models/clap)")
     d.add_argument("--url", default=clap.MUSIC_CHECKPOINT_URL, help=argparse.SUPPRESS)
     return parser
-
-
-def _int_at_least_2(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"must be at least 2, not {text}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, not {text}")
-    return value
 
 
 def _progress(done: int, total: int, message: str) -> None:
