@@ -35,6 +35,7 @@ import urllib.parse
 import urllib.request
 import warnings
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,6 +46,8 @@ from .config import data_dir
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
+
+    from .htsat import FastHTSAT
 
 SAMPLE_RATE = 48000
 WINDOW_SECONDS = 10.0
@@ -550,18 +553,17 @@ def _listing(keys: list[str]) -> str:
 
 
 def default_threads() -> int:
-    """Torch threads for CLAP inference: the usable cores but one (at least one).
+    """Inference workers for CLAP: the usable cores.
 
-    Measured on the shared 2-core machine (load average 2-4): HTSAT-base took 0.7-0.8 s
-    per window with one thread and 1.8-2.1 s with two, because torch's threads wait on
-    each other whenever the OS deschedules one. One core is also left for decoding and
-    for the dashboard's other sessions.
+    Each worker embeds whole batches of windows with one torch thread, so the cores never
+    wait on each other inside an operation (with torch's own intra-op threads, HTSAT-base
+    took 1.8-2.1 s per window on the shared 2-core machine whenever the OS descheduled
+    one of them, against 0.7-0.8 s with one thread).
     """
     try:
-        usable = len(os.sched_getaffinity(0))
+        return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
-        usable = os.cpu_count() or 1
-    return max(1, usable - 1)
+        return os.cpu_count() or 1
 
 
 def load_encoder(path: str | os.PathLike, *, batch_size: int = DEFAULT_BATCH_SIZE,
@@ -577,9 +579,9 @@ def load_encoder(path: str | os.PathLike, *, batch_size: int = DEFAULT_BATCH_SIZ
     batch_size
         Windows per forward pass.
     threads
-        Torch threads for inference (default :func:`default_threads`: all usable cores but
-        one). The encoder pins this number for each inference call, so embeddings do not
-        depend on what else changed torch's process-wide setting.
+        Inference workers (default :func:`default_threads`: the usable cores). A track's
+        windows are split into equal batches of at most ``batch_size`` that the workers
+        take in turn, each with one torch thread; a single batch gets all the threads.
 
     Raises
     ------
@@ -605,7 +607,39 @@ def load_encoder(path: str | os.PathLike, *, batch_size: int = DEFAULT_BATCH_SIZ
     encoder.load_state_dict(state, strict=True)
     encoder.eval()
     encoder.requires_grad_(False)
-    return ClapEncoder(encoder, path, sha256_file(path), architecture, batch_size, threads or default_threads())
+    fast, note = _fast_path(encoder)
+    return ClapEncoder(encoder, path, sha256_file(path), architecture, batch_size, threads or default_threads(),
+                       fast=fast, note=note)
+
+
+FAST_PATH_MIN_COSINE = 1 - 1e-5
+
+
+def _fast_path(modules: "torch.nn.ModuleDict") -> tuple["FastHTSAT | None", str]:
+    """:class:`detector.htsat.FastHTSAT` for ``modules`` if it matches laion-clap's forward here.
+
+    Both run on a fixed probe (one full window and one repeat-padded one); any window's
+    cosine below ``FAST_PATH_MIN_COSINE`` keeps laion-clap's own forward, and says so.
+    """
+    import torch
+
+    from .htsat import FastHTSAT, reference_embeddings
+
+    branch, projection = modules["audio_branch"], modules["audio_projection"]
+    t = np.arange(WINDOW_SAMPLES + WINDOW_SAMPLES // 3) / SAMPLE_RATE
+    probe = 0.3 * np.sin(2 * np.pi * 440 * t) * np.sin(2 * np.pi * 0.5 * t) + 0.05 * np.sin(2 * np.pi * 3000 * t)
+    waveform = torch.from_numpy(windows(probe))
+    try:
+        fast = FastHTSAT(branch, projection)
+        with torch.inference_mode():
+            cosine = float((fast(waveform) * reference_embeddings(branch, projection, waveform)).sum(1).min())
+    except (RuntimeError, ValueError, AttributeError, TypeError) as exc:
+        return None, f"laion-clap's own forward (the fast path could not be built: {exc})"
+    if not cosine >= FAST_PATH_MIN_COSINE:
+        return None, f"laion-clap's own forward (the fast path disagreed with it: cosine {cosine:.7f})"
+    linear = "oneDNN packed linear" if fast.packed else "torch linear"
+    stft = "FFT STFT" if fast.window is not None else "laion-clap's conv STFT"
+    return fast, f"fast path ({stft}, {linear}; cosine to laion-clap's forward {cosine:.7f} on a probe)"
 
 
 # --------------------------------------------------------------------------- windows and embedding
@@ -669,12 +703,17 @@ def aggregate(window_embeddings: np.ndarray) -> np.ndarray:
 
 
 class ClapEncoder:
-    """A loaded CLAP audio encoder, safe to share between threads (inference is locked)."""
+    """A loaded CLAP audio encoder, safe to share between threads (inference is locked).
+
+    ``fast`` is the :class:`detector.htsat.FastHTSAT` pass through the same modules, or
+    ``None`` to use laion-clap's own forward; ``note`` says which runs and why.
+    """
 
     sample_rate = SAMPLE_RATE
 
     def __init__(self, modules: "torch.nn.ModuleDict", checkpoint: Path, sha256: str, architecture: str,
-                 batch_size: int = DEFAULT_BATCH_SIZE, threads: int = 1) -> None:
+                 batch_size: int = DEFAULT_BATCH_SIZE, threads: int = 1, *, fast: "FastHTSAT | None" = None,
+                 note: str = "laion-clap's own forward") -> None:
         if batch_size < 1 or threads < 1:
             raise ValueError(f"batch_size and threads must be at least 1, not {batch_size} and {threads}")
         self.threads = threads
@@ -683,6 +722,8 @@ class ClapEncoder:
         self.sha256 = sha256
         self.architecture = architecture
         self.batch_size = batch_size
+        self.fast = fast
+        self.note = note
         self._lock = threading.Lock()
 
     @property
@@ -697,27 +738,62 @@ class ClapEncoder:
     def __repr__(self) -> str:
         return f"ClapEncoder({self.name!r}, {self.architecture}, sha256={self.sha256[:12]}...)"
 
+    def batches(self, n: int) -> list[tuple[int, int]]:
+        """The (start, stop) window spans embedded together: equal batches, as many as a multiple of the workers.
+
+        They depend only on ``n``, the batch size and the worker count, so a track's
+        windows always meet the same companions and its embeddings are bit-identical
+        from run to run.
+        """
+        workers = max(1, min(self.threads, n))
+        count = -(-n // self.batch_size)
+        count = -(-count // workers) * workers
+        edges = np.linspace(0, n, min(count, n) + 1).round().astype(int)
+        return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+
     def embed_windows(self, batch: np.ndarray,
                       progress: Callable[[int, int], None] | None = None) -> np.ndarray:
-        """Embed prepared windows (n, 480000) -> L2-normalised (n, 512) float32."""
+        """Embed prepared windows (n, 480000) -> L2-normalised (n, 512) float32.
+
+        Batches run on ``min(threads, batches)`` worker threads with one torch thread
+        each (all ``threads`` for a lone batch); ``progress(windows_done, n)`` is called
+        on the calling thread as batches finish.
+        """
         import torch
-        import torch.nn.functional as F
+
+        from .htsat import reference_embeddings
 
         batch = np.ascontiguousarray(batch, dtype=np.float32)
-        out = np.empty((len(batch), EMBED_DIM), np.float32)
-        branch, projection = self.modules["audio_branch"], self.modules["audio_projection"]
-        device = torch.device("cpu")
-        with self._lock, torch.inference_mode():
+        n = len(batch)
+        out = np.empty((n, EMBED_DIM), np.float32)
+        spans = self.batches(n)
+        workers = min(self.threads, len(spans))
+        forward = self.fast or (lambda x: reference_embeddings(self.modules["audio_branch"],
+                                                                self.modules["audio_projection"], x))
+
+        def run(span: tuple[int, int]) -> np.ndarray:
+            with torch.inference_mode():
+                return forward(torch.from_numpy(batch[span[0]: span[1]])).numpy()
+
+        with self._lock:
             previous = torch.get_num_threads()
-            torch.set_num_threads(self.threads)
+            torch.set_num_threads(max(1, self.threads // workers))
+            pool = ThreadPoolExecutor(workers, thread_name_prefix="clap") if workers > 1 else None
             try:
-                for i in range(0, len(batch), self.batch_size):
-                    chunk = torch.from_numpy(batch[i: i + self.batch_size])
-                    hidden = branch({"waveform": chunk}, mixup_lambda=None, device=device)["embedding"]
-                    out[i: i + len(chunk)] = F.normalize(projection(hidden), dim=-1).numpy()
+                done = 0
+                if pool is None:
+                    results = ((span, run(span)) for span in spans)
+                else:
+                    futures = {pool.submit(run, span): span for span in spans}
+                    results = ((futures[f], f.result()) for f in as_completed(futures))
+                for (start, stop), embedded in results:
+                    out[start:stop] = embedded
+                    done += stop - start
                     if progress:
-                        progress(i + len(chunk), len(batch))
+                        progress(done, n)
             finally:
+                if pool is not None:  # e.g. progress raised: drop the batches not started yet
+                    pool.shutdown(wait=True, cancel_futures=True)
                 torch.set_num_threads(previous)
         return out
 

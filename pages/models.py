@@ -50,8 +50,8 @@ st.header("CLAP embedding layer")
 encoder = clap_encoder()
 if encoder is not None:
     st.success(f"**Active: {md_text(encoder.name)}** · {encoder.architecture} (read from the checkpoint's weights) · "
-               f"SHA-256 {encoder.sha256[:12]}… · {encoder.threads} inference thread(s). Every new analysis embeds "
-               "the whole track in 10 s windows; the CLAP layer decides when no classifier is active.")
+               f"SHA-256 {encoder.sha256[:12]}… · {encoder.threads} inference worker(s) · {md_text(encoder.note)}. Every new "
+               "analysis embeds the whole track in 10 s windows; the CLAP layer decides when no classifier is active.")
 else:
     why = clap.availability()
     st.info(f"**The CLAP layer is off.** {why.reason if why else 'No checkpoint is configured.'}\n\n"

@@ -31,6 +31,11 @@ def clicks(seconds=3.0, sr=SR):
     return y
 
 
+def music(seconds: float, sr: int = 48000) -> np.ndarray:
+    """Two tones and a little noise: something for CLAP to embed (48 kHz by default)."""
+    return tone(330.0, seconds, sr, 0.3) + tone(495.0, seconds, sr, 0.2) + noise(seconds, sr, 0.05)
+
+
 def encode(samples, sr=SR, fmt="WAV", subtype=None) -> bytes:
     buf = io.BytesIO()
     sf.write(buf, samples, sr, format=fmt, subtype=subtype)
@@ -53,3 +58,19 @@ def data_dir(request, tmp_path, monkeypatch):
     path = tmp_path / "data"
     monkeypatch.setenv("DETECTOR_DATA_DIR", str(path))
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_ckpt(tmp_path_factory):
+    """A random HTSAT-tiny checkpoint in LAION's file layout (no real weights exist here)."""
+    from detector.clap import write_random_checkpoint
+
+    return write_random_checkpoint(tmp_path_factory.mktemp("clap") / "random-tiny.pt", "HTSAT-tiny", seed=0)
+
+
+@pytest.fixture(scope="session")
+def encoder(tiny_ckpt):
+    """:func:`detector.clap.load_encoder` on ``tiny_ckpt``, the way users load a checkpoint."""
+    from detector.clap import load_encoder
+
+    return load_encoder(tiny_ckpt)

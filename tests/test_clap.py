@@ -30,7 +30,7 @@ from detector.__main__ import main  # noqa: E402
 from detector.report import DetectionReport  # noqa: E402
 from detector.service import analyze, extract, score  # noqa: E402
 
-from conftest import encode, noise, tone  # noqa: E402
+from conftest import encode, music, noise, tone  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SR = clap.SAMPLE_RATE
@@ -46,27 +46,8 @@ def clean_state(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="session")
-def ckpt_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("clap")
-
-
-@pytest.fixture(scope="session")
-def tiny_ckpt(ckpt_dir) -> Path:
-    return clap.write_random_checkpoint(ckpt_dir / "random-tiny.pt", "HTSAT-tiny", seed=0)
-
-
-@pytest.fixture(scope="session")
 def tiny_raw(tiny_ckpt) -> dict:
     return torch.load(tiny_ckpt, map_location="cpu", weights_only=True)
-
-
-@pytest.fixture(scope="session")
-def encoder(tiny_ckpt) -> clap.ClapEncoder:
-    return clap.load_encoder(tiny_ckpt)
-
-
-def music(seconds: float, sr: int = SR) -> np.ndarray:
-    return tone(330.0, seconds, sr, 0.3) + tone(495.0, seconds, sr, 0.2) + noise(seconds, sr, 0.05)
 
 
 # --------------------------------------------------------------------------- import cost
