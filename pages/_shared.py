@@ -15,6 +15,7 @@ from detector import AudioError, ProfileError, Thresholds, clap, extract, plots
 from detector.audio import sha256_of
 from detector.clap import ClapEncoder
 from detector.classifier import ModelError, TrainedModel, active_model_path, load_model
+from detector.lru import LruCache
 from detector.profiles import from_query, to_query
 from detector.report import DetectionReport
 from detector.service import TrackFeatures
@@ -55,26 +56,32 @@ def clap_encoder() -> ClapEncoder | None:
         return None
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def _features(sha: str, _data: bytes, name: str, clap_sha: str | None, _clap: ClapEncoder | None) -> TrackFeatures:
-    """Decode + features once per audio hash and CLAP checkpoint (``_data`` is not hashed again)."""
-    return extract(_data, name=name, clap=_clap)
+FEATURE_CACHE_SIZE = 32  # analysed tracks the server keeps (a 10-minute track's features take about 16 MiB)
+
+
+@st.cache_resource(show_spinner=False)
+def feature_cache() -> LruCache[TrackFeatures]:
+    """Features by (audio SHA-256, name, CLAP checkpoint SHA-256), shared by every session, in memory only."""
+    return LruCache(FEATURE_CACHE_SIZE)
 
 
 def load_track(data: bytes, name: str, label: str | None = None) -> TrackFeatures:
     """Features for an upload (cached by SHA-256 and CLAP checkpoint), remembered in this session for tuning.
 
-    Streamlit's cache forbids drawing from inside a cached function, so while the CLAP
-    layer embeds the track a spinner says how many windows it is working on.
-    Raises :class:`AudioError` with a message for the user.
+    A track not analysed before shows a progress bar: decoding, spectral features, and
+    with CLAP each window embedded. Raises :class:`AudioError` with a message for the user.
     """
     encoder = clap_encoder()
-    text = "Decoding and computing spectral features…"
-    if encoder is not None:
-        text = (f"Decoding, computing spectral features and embedding every 10-second window with CLAP "
-                f"({encoder.name}, about 0.7 s of CPU per window on a 2-core machine)…")
-    with st.spinner(text):
-        track = _features(sha256_of(data), data, name, encoder.sha256 if encoder else None, encoder)
+
+    def compute() -> TrackFeatures:
+        bar = st.progress(0.0, text="Decoding…")
+        try:
+            return extract(data, name=name, clap=encoder,
+                           progress=lambda fraction, stage: bar.progress(min(max(fraction, 0.0), 1.0), text=stage))
+        finally:
+            bar.empty()
+
+    track = feature_cache().get_or_compute((sha256_of(data), name, encoder.sha256 if encoder else None), compute)
     loaded = st.session_state.setdefault("tracks", {})
     if track.sha256 in loaded:
         loaded[track.sha256].label = label or loaded[track.sha256].label

@@ -439,18 +439,36 @@ def test_cli_goes_on_without_clap_when_the_checkpoint_fails(tmp_path, capsys):
 
 
 def test_dashboard_runs_the_clap_layer_with_a_configured_checkpoint(tiny_ckpt, monkeypatch):
-    """Analyse and Models pages with $CLAP_CHECKPOINT set: the CLAP layer runs and decides; Models names it."""
+    """Analyse and Models pages with $CLAP_CHECKPOINT set: the CLAP layer runs and decides, a progress bar
+    follows it window by window (drawn from the script thread), and Models names the checkpoint."""
     from streamlit.testing.v1 import AppTest
 
+    import pages._shared as shared
+
+    stages = []
+
+    def watched(*args, progress, **kwargs):
+        def step(fraction, stage):
+            stages.append((fraction, stage, threading.current_thread().name))
+            progress(fraction, stage)  # draws the bar: would raise if this ran where Streamlit forbids drawing
+        return extract(*args, progress=step, **kwargs)
+
+    monkeypatch.setattr(shared, "extract", watched)
     monkeypatch.setenv(clap.ENV_VAR, str(tiny_ckpt))
     at = AppTest.from_file("../dashboard.py", default_timeout=300).run()
-    at.file_uploader[0].upload("song.wav", encode(music(12.0), SR), "audio/wav").run()
+    at.file_uploader[0].upload("song.wav", encode(music(32.0), SR), "audio/wav").run()
     assert not at.exception and not at.error
     assert any("Decided by the **clap** layer" in c.value for c in at.caption)
     assert not any("CLAP layer did not run" in i.value for i in at.info)
+    windows = [s for _, s, _ in stages if s.startswith("CLAP embeddings (")]
+    assert windows[-1] == "CLAP embeddings (4/4 windows)" and len(windows) >= 2
+    fractions = [f for f, _, _ in stages]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert len({t for _, _, t in stages}) == 1 and not any(t.startswith("clap") for _, _, t in stages)
     at.switch_page("pages/models.py").run()
     assert not at.exception
     assert "random-tiny.pt" in at.success[0].value and "HTSAT-tiny" in at.success[0].value
+    assert "fast path (FFT STFT" in at.success[0].value
 
 
 def test_models_page_says_why_clap_is_off(monkeypatch):

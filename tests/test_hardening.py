@@ -366,9 +366,8 @@ def test_upload_limit_takes_a_full_length_track_and_not_much_more():
 def test_caches_are_bounded():
     import pages._shared as shared
 
-    info = shared._features._info  # st.cache_data keeps its options here
-    assert info.max_entries is not None and 0 < info.max_entries <= 64, "the feature cache must be bounded"
-    assert info.persist is None, "features must not be pickled to disk"
+    assert 0 < shared.FEATURE_CACHE_SIZE <= 64, "the feature cache must be bounded"
+    assert "LruCache(FEATURE_CACHE_SIZE)" in (PROJECT / "pages" / "_shared.py").read_text()
     assert 0 < shared.MAX_SESSION_TRACKS <= 64
     source = (PROJECT / "pages" / "_shared.py").read_text()
     assert "while len(loaded) >= MAX_SESSION_TRACKS" in source, "session tracks are evicted at the bound"
