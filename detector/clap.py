@@ -767,7 +767,7 @@ class ClapEncoder:
         n = len(batch)
         out = np.empty((n, EMBED_DIM), np.float32)
         spans = self.batches(n)
-        workers = min(self.threads, len(spans))
+        workers = max(1, min(self.threads, len(spans)))  # no windows: no spans, nothing to run
         forward = self.fast or (lambda x: reference_embeddings(self.modules["audio_branch"],
                                                                 self.modules["audio_projection"], x))
 

@@ -128,6 +128,7 @@ def test_workers_are_deterministic_and_report_progress_on_the_calling_thread(tin
     assert [c[:2] for c in calls] == [(d, 7) for d in sorted(c[0] for c in calls)] and calls[-1][0] == 7
     assert len(calls) == 4 and {c[2] for c in calls} == {threading.get_ident()}
     assert np.array_equal(first, enc.embed_windows(x))
+    assert enc.embed_windows(x[:0]).shape == (0, clap.EMBED_DIM)  # no windows: nothing to run, no error
     # one worker and other batches: the same embeddings up to float32 rounding
     assert _cosines(torch.from_numpy(first), torch.from_numpy(encoder.embed_windows(x))).min() > 1 - 1e-6
 
