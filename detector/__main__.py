@@ -76,20 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("analyze", help="analyse audio files (WAV, FLAC, OGG/Vorbis, Opus, MP3)")
     a.add_argument("files", nargs="+", metavar="FILE")
     a.add_argument("--json", action="store_true", help="print one JSON report per file (a JSON list)")
-    a.add_argument("--thresholds", metavar="PROFILE.json", help="threshold profile (JSON) to score with")
-    a.add_argument("--segment-seconds", type=_positive, default=DEFAULT_SEGMENT_SECONDS, metavar="S")
-    a.add_argument("--max-duration", type=_positive, default=DEFAULT_MAX_DURATION, metavar="S",
-                   help="refuse tracks longer than this many seconds (default: 1200)")
+    _analysis_options(a)
     a.add_argument("--model", metavar="MODEL.skops", help="trained classifier to score with")
     _clap_options(a)
     b = sub.add_parser("batch", help="analyse files and folders, reusing and filling the history")
     b.add_argument("paths", nargs="+", metavar="PATH", help="audio files or folders (searched recursively)")
     b.add_argument("--db", metavar="FILE", help="history database (default: $DETECTOR_DB or data/history.sqlite3)")
-    b.add_argument("--thresholds", metavar="PROFILE.json", help="threshold profile (JSON) to score with")
     b.add_argument("--json", action="store_true", help="print the reports as a JSON list")
-    b.add_argument("--segment-seconds", type=_positive, default=DEFAULT_SEGMENT_SECONDS, metavar="S")
-    b.add_argument("--max-duration", type=_positive, default=DEFAULT_MAX_DURATION, metavar="S",
-                   help="refuse tracks longer than this many seconds (default: 1200)")
+    _analysis_options(b)
     h = sub.add_parser("history", help="list stored analyses, newest first")
     h.add_argument("--db", metavar="FILE", help="history database (default: $DETECTOR_DB or data/history.sqlite3)")
     h.add_argument("--limit", type=int, default=50, metavar="N", help="show at most N rows (default: 50)")
@@ -179,6 +173,14 @@ def _evaluate(args) -> int:
     else:
         print(format_metrics(result.metrics, f"{result.model} ({result.feature_set})"))
     return EXIT_OK
+
+
+def _analysis_options(p: argparse.ArgumentParser) -> None:
+    """What ``analyze`` and ``batch`` share: the profile to score with and the decoding limits."""
+    p.add_argument("--thresholds", metavar="PROFILE.json", help="threshold profile (JSON) to score with")
+    p.add_argument("--segment-seconds", type=_positive, default=DEFAULT_SEGMENT_SECONDS, metavar="S")
+    p.add_argument("--max-duration", type=_positive, default=DEFAULT_MAX_DURATION, metavar="S",
+                   help="refuse tracks longer than this many seconds (default: 1200)")
 
 
 def _clap_options(p: argparse.ArgumentParser) -> None:
