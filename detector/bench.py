@@ -50,9 +50,9 @@ CLAP_DOC = """Benchmark the whole CLAP layer on a random HTSAT-base checkpoint.
 
 A random HTSAT-base checkpoint in LAION's file layout is written to a temporary folder
 (in a subprocess, so that this process's peak RSS is the loader's and the layer's), then
-loaded through :func:`detector.clap.load_encoder`. Timed: the CLAP layer of one track,
+loaded through :func:`detector.layers.clap.load_encoder`. Timed: the CLAP layer of one track,
 i.e. decode at 48 kHz + windows + batched inference + statistics
-(:func:`detector.service.clap_features`). Reported: wall and CPU seconds (CPU time shows
+(:meth:`detector.layers.clap.ClapEncoder.features`). Reported: wall and CPU seconds (CPU time shows
 how much of the wall time the machine actually gave us when it is shared), windows per
 second, peak RSS (``ru_maxrss``; model included) and the ``tracemalloc`` peak (numpy
 buffers only; torch's allocator is not traced).
@@ -110,7 +110,7 @@ def _straightforward(encoder, batch: np.ndarray) -> np.ndarray:
     """laion-clap's own way: its forward, one window per pass, under ``torch.no_grad``."""
     import torch
 
-    from .htsat import reference_embeddings
+    from .layers.clap.htsat import reference_embeddings
 
     branch, projection = encoder.modules["audio_branch"], encoder.modules["audio_projection"]
     with torch.no_grad():
@@ -127,9 +127,8 @@ def clap_main(args: argparse.Namespace) -> int:
 
     import torch
 
-    from . import clap
+    from .layers import clap
     from .config import PROJECT_ROOT
-    from .service import clap_features
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"torch {torch.__version__}, {args.threads or clap.default_threads()} inference worker(s); "
@@ -152,7 +151,7 @@ def clap_main(args: argparse.Namespace) -> int:
 
     def layer():
         audio = decode(data, clap.SAMPLE_RATE)
-        return clap_features(encoder, audio.samples)
+        return encoder.features(audio.samples)
 
     tracemalloc.start()
     layer()  # warm-up, and the tracemalloc peak
@@ -199,7 +198,7 @@ def write_track(path: str, duration: float, fmt: str) -> None:
 
 def rss_child(path: str) -> None:
     """In a fresh process: peak RSS before and after one :func:`analyze` of the file at ``path``."""
-    from .service import analyze
+    from .analysis import analyze
 
     analyze(encode(synthetic_track(2.0), 44100, "WAV"))  # imports, librosa/numba warm-up: not the upload's cost
     with open(path, "rb") as fh:
@@ -222,7 +221,7 @@ def memory(duration: float, fmt: str) -> dict[str, float]:
     process must stay small until the child has measured: another process writes the track, then the child
     reads it, and only then is the track made here for the ``tracemalloc`` figure.
     """
-    from .service import analyze, extract
+    from .analysis import analyze, extract
 
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "track")
@@ -267,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
               f"upload loaded); cached TrackFeatures {m['cached_features_mib']:.1f} MiB")
         return 0
     if args.clap:
-        from .clap import DEFAULT_BATCH_SIZE
+        from .layers.clap import DEFAULT_BATCH_SIZE
 
         args.duration = args.duration or 180.0
         args.repeats = args.repeats or 2

@@ -14,23 +14,15 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .features import SpectralFrames
-from .heuristics import Contribution, Thresholds
-from .report import DetectionReport, LayerResult, Segment
+from .features.spectral import SpectralFrames
+from .layers.heuristics import Thresholds
+from .report import DetectionReport, Segment
+from .report.tables import feature_label
+from .types import Contribution, LayerResult
 
 BAND_COLOURS = {"strong AI": "#ef553b", "mild AI": "#ffa15a", "neutral": "#8c8c8c", "human": "#00cc96"}
 CLASS_COLOURS = {"human": "#00cc96", "ai": "#ef553b", "unlabelled": "#8c8c8c"}
-LABEL_NAMES = {
-    "mfcc_variance": "MFCC variance", "mfcc_kurtosis": "MFCC kurtosis", "contrast_std": "Spectral contrast std",
-    "flatness_mean": "Spectral flatness", "kurtosis": "Embedding kurtosis", "sparsity": "Embedding sparsity",
-    "entropy": "Embedding entropy", "std": "Embedding std",
-}
 _LAYOUT = dict(template="plotly_dark", margin=dict(l=10, r=10, t=40, b=10))
-
-
-def label(feature: str) -> str:
-    """A human name for a feature key."""
-    return LABEL_NAMES.get(feature, feature.replace("_", " "))
 
 
 def score_gauge(report: DetectionReport, decision: float) -> go.Figure:
@@ -51,7 +43,7 @@ def score_gauge(report: DetectionReport, decision: float) -> go.Figure:
 
 def contributions_chart(layer: LayerResult) -> go.Figure:
     """A waterfall: the base, each rule's step and any clipping add up to the layer's score."""
-    names = ["base"] + [label(c.feature) for c in layer.contributions] + (["clipped"] if layer.clip_adjustment else [])
+    names = ["base"] + [feature_label(c.feature) for c in layer.contributions] + (["clipped"] if layer.clip_adjustment else [])
     deltas = [layer.base] + [c.delta for c in layer.contributions] + ([layer.clip_adjustment] if layer.clip_adjustment else [])
     fig = go.Figure(go.Waterfall(
         x=names + ["score"], y=deltas + [0], measure=["absolute"] + ["relative"] * (len(deltas) - 1) + ["total"],
@@ -81,7 +73,7 @@ def feature_bands(contributions: Sequence[Contribution], thresholds: Thresholds,
     """
     n = len(contributions)
     fig = make_subplots(rows=n, cols=1, vertical_spacing=0.6 / max(n, 1),
-                        subplot_titles=[f"{label(c.feature)} = {c.value:.4g} → {c.band} ({c.delta:+.2f})"
+                        subplot_titles=[f"{feature_label(c.feature)} = {c.value:.4g} → {c.band} ({c.delta:+.2f})"
                                         for c in contributions])
     for row, c in enumerate(contributions, start=1):
         rule = thresholds.rule(c.feature)
@@ -100,7 +92,7 @@ def feature_bands(contributions: Sequence[Contribution], thresholds: Thresholds,
             fig.add_trace(go.Scatter(x=extra, y=[0] * len(extra), mode="markers", showlegend=False,
                                      marker={"symbol": "line-ns-open", "size": 14, "color": "#bbbbbb"},
                                      hoverinfo="x"), row=row, col=1)
-        fig.add_trace(go.Scatter(x=[c.value], y=[0], mode="markers", showlegend=False, name=label(c.feature),
+        fig.add_trace(go.Scatter(x=[c.value], y=[0], mode="markers", showlegend=False, name=feature_label(c.feature),
                                  marker={"symbol": "diamond", "size": 16, "color": "white",
                                          "line": {"color": "black", "width": 1}}), row=row, col=1)
         fig.update_xaxes(type="log" if log else "linear", range=[x0, x1], row=row, col=1)
@@ -173,7 +165,7 @@ def class_distributions(table: pd.DataFrame, features: Sequence[str], thresholds
     """Per-class strip plots of each feature, with the rule's thresholds drawn on them."""
     features = [f for f in features if f in table.columns]
     fig = make_subplots(rows=len(features), cols=1, vertical_spacing=0.5 / max(len(features), 1),
-                        subplot_titles=[label(f) for f in features])
+                        subplot_titles=[feature_label(f) for f in features])
     for row, feature in enumerate(features, start=1):
         for cls, part in table.groupby("label"):
             fig.add_trace(go.Box(x=part[feature], name=cls, boxpoints="all", jitter=0.4, pointpos=0,

@@ -19,19 +19,21 @@ the person running it.
 from __future__ import annotations
 
 import csv
-from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
-LABELS = ("human", "ai")  # class 0, class 1: the model's probability of class 1 is P(AI)
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".opus", ".mp3")
+from ..audio.formats import AUDIO_EXTENSIONS, is_audio_file
+from ..errors import DetectorError
+from ..metrics import class_counts
+from ..types import LABELS
+
 MIN_PER_CLASS = 2
 DEFAULT_FOLDS = 5  # stratified cross-validation folds
 DEFAULT_TEST_SIZE = 0.2  # fraction held out for the held-out evaluation
 
 
-class DatasetError(ValueError):
+class DatasetError(DetectorError, ValueError):
     """The dataset as a whole cannot be used. ``str(err)`` is written for the user."""
 
 
@@ -69,11 +71,6 @@ class Dataset:
         return class_counts(f.label for f in self.files)
 
 
-def class_counts(labels: Iterable[str]) -> dict[str, int]:
-    counted = Counter(labels)
-    return {label: counted.get(label, 0) for label in LABELS}
-
-
 def check_class_counts(counts: dict[str, int], minimum: int = MIN_PER_CLASS, what: str = "usable") -> None:
     """Raise :class:`DatasetError` unless every class has ``minimum`` files."""
     short = [f"{label} has {counts.get(label, 0)}" for label in LABELS if counts.get(label, 0) < minimum]
@@ -107,10 +104,6 @@ def load_dataset(path: str | Path) -> Dataset:
     )
 
 
-def _is_audio(path: Path) -> bool:
-    return path.suffix.lower() in AUDIO_EXTENSIONS
-
-
 def _not_audio_reason(path: Path) -> str:
     return f"not an audio file extension ({path.suffix or 'none'}); expected one of {', '.join(AUDIO_EXTENSIONS)}"
 
@@ -129,7 +122,7 @@ def _from_folder(root: Path) -> Dataset:
         for p in sorted((root / label).rglob("*")):
             if not p.is_file() or p.name.startswith("."):
                 continue
-            if _is_audio(p):
+            if is_audio_file(p):
                 files.append(LabelledFile(p, label))
             else:
                 skipped.append(SkippedFile(str(p), _not_audio_reason(p)))
@@ -161,7 +154,7 @@ def _from_manifest(manifest: Path) -> Dataset:
         p = (p if p.is_absolute() else base / p).resolve()
         if not p.is_file():
             skipped.append(SkippedFile(f"{where} ({raw_path})", f"no such file: {p}"))
-        elif not _is_audio(p):
+        elif not is_audio_file(p):
             skipped.append(SkippedFile(f"{where} ({raw_path})", _not_audio_reason(p)))
         elif p in seen:
             skipped.append(SkippedFile(f"{where} ({raw_path})", "listed twice; the first row counts"))

@@ -20,9 +20,11 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from ..errors import DetectorError
+from .formats import SUPPORTED_FORMATS
+
 AudioSource = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO]
 
-SUPPORTED_FORMATS = "WAV, FLAC, OGG/Vorbis, Opus or MP3"
 # libsndfile container -> allowed subtypes (None: any subtype of that container).
 _ALLOWED = {
     "WAV": None,
@@ -44,7 +46,7 @@ _BLOCK = 1 << 16  # frames per decoded block (~1.5 s at 44.1 kHz): a damaged fil
 _HASH_CHUNK = 1 << 20
 
 
-class AudioError(ValueError):
+class AudioError(DetectorError, ValueError):
     """A file could not be used as audio. ``str(err)`` is written for the user."""
 
 
@@ -177,6 +179,7 @@ def decode(
     *,
     max_duration: float = DEFAULT_MAX_DURATION,
     min_duration: float = DEFAULT_MIN_DURATION,
+    sha256: str | None = None,
 ) -> Audio:
     """Decode ``source`` to mono float32 at ``sample_rate``.
 
@@ -189,6 +192,9 @@ def decode(
     max_duration, min_duration : float
         Limits in seconds. Over-long files are refused from their header, before
         they are decoded, and again while decoding if the header under-states them.
+    sha256 : str, optional
+        The SHA-256 of ``source``'s bytes when the caller already has it (a cache key,
+        say), so the bytes are not hashed twice.
 
     Raises
     ------
@@ -216,9 +222,11 @@ def decode(
             _check_format(snd)
             _check_header(snd, max_duration)
             # Hash only what passed the header checks: an over-long file is refused without reading it.
-            position = fh.tell()
-            digest = _hash_and_size(fh)[0]
-            fh.seek(position)
+            digest = sha256
+            if digest is None:
+                position = fh.tell()
+                digest = _hash_and_size(fh)[0]
+                fh.seek(position)
             samples, warnings = _read_mono(snd, sample_rate, max_duration)
             label, rate, channels = _format_label(snd), snd.samplerate, snd.channels
     finally:

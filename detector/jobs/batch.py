@@ -12,17 +12,16 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Iterable
 
-from .audio import AudioError, sha256_of
-from .heuristics import Thresholds
-from .report import DetectionReport
-from .service import DEFAULT_SEGMENT_SECONDS, analyze
-from .store import HistoryStore, profile_id
-
-AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".opus", ".mp3"})
-
-Progress = Callable[[int, int, str], Any]
+from ..analysis import Classifier, analysis_profile, analyze
+from ..audio import DEFAULT_MAX_DURATION, AudioError, iter_audio_files, sha256_of
+from ..features.track import DEFAULT_SEGMENT_SECONDS
+from ..history import HistoryStore
+from ..layers.clap import ClapEncoder
+from ..layers.heuristics import Thresholds
+from ..report import DetectionReport
+from ..types import Progress, no_progress, progress_span
 
 
 @dataclass
@@ -54,59 +53,6 @@ class BatchResult:
         return len(self.reports) + len(self.failures)
 
 
-def _is_hidden(path: Path, root: Path) -> bool:
-    return any(part.startswith(".") for part in path.relative_to(root).parts)
-
-
-def iter_audio_files(paths: Iterable[str | os.PathLike]) -> list[Path]:
-    """The audio files named by ``paths``: sorted, without duplicates.
-
-    A folder contributes every file below it (recursively) with an audio extension
-    (``.wav .flac .ogg .opus .mp3``, any case), skipping hidden files and folders.
-    A path that is not a folder is kept as given, whatever its extension or whether
-    it exists, so that analysing it reports the problem to the user.
-    """
-    found: dict[Path, Path] = {}
-    for raw in paths:
-        path = Path(raw).expanduser()
-        if path.is_dir():
-            candidates = (p for p in path.rglob("*")
-                          if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file() and not _is_hidden(p, path))
-        else:
-            candidates = iter((path,))
-        for candidate in candidates:
-            found.setdefault(candidate.resolve(), candidate)
-    return sorted(found.values(), key=lambda p: str(p))
-
-
-def _component_ids(analyze_kwargs: Mapping[str, Any]) -> dict[str, str]:
-    """Identify the settings beyond the thresholds that shape a report.
-
-    Raises
-    ------
-    ValueError
-        If a model component is passed whose identity cannot be read, since reusing
-        a stored analysis of a different model would be wrong.
-    """
-    components: dict[str, str] = {}
-    segment_seconds = analyze_kwargs.get("segment_seconds", DEFAULT_SEGMENT_SECONDS)
-    if float(segment_seconds) != DEFAULT_SEGMENT_SECONDS:
-        components["segment_seconds"] = repr(float(segment_seconds))
-    for key in ("clap", "model"):
-        component = analyze_kwargs.get(key)
-        if component is None:
-            continue
-        ident = next((getattr(component, attr) for attr in ("checkpoint_sha256", "model_sha256", "sha256")
-                      if isinstance(getattr(component, attr, None), str)), None)
-        if ident is None:
-            raise ValueError(
-                f"Cannot tell which {key} component this is (it has no sha256), so stored analyses cannot be "
-                "matched to it; pass profile=profile_id(thresholds, components) explicitly."
-            )
-        components[key] = ident
-    return components
-
-
 def _items(sources: Iterable[str | os.PathLike | tuple[str, bytes]]) -> list[tuple[str, Path | bytes, Path | str]]:
     """``(name, source, label for failures)`` for every file under the paths, then every in-memory upload."""
     sources = list(sources)
@@ -121,10 +67,13 @@ def analyze_batch(
     store: HistoryStore | None = None,
     thresholds: Thresholds | None = None,
     profile: str | None = None,
+    segment_seconds: float = DEFAULT_SEGMENT_SECONDS,
+    max_duration: float = DEFAULT_MAX_DURATION,
+    clap: ClapEncoder | None = None,
+    model: Classifier | None = None,
     progress: Progress | None = None,
-    **analyze_kwargs: Any,
 ) -> BatchResult:
-    """Analyse every audio file under ``paths`` (see :func:`iter_audio_files`).
+    """Analyse every audio file under ``paths`` (see :func:`~detector.audio.iter_audio_files`).
 
     Parameters
     ----------
@@ -136,13 +85,13 @@ def analyze_batch(
     thresholds : Thresholds, optional
         Default: the original detector's.
     profile : str, optional
-        The history key of these settings. Default: :func:`~detector.store.profile_id`
-        of ``thresholds`` and of the ``clap``/``model`` components and non-default
-        ``segment_seconds`` found in ``analyze_kwargs``.
-    progress : callable, optional
-        Called as ``progress(done, total, name)`` after each file.
-    **analyze_kwargs
-        Passed on to :func:`detector.service.analyze`.
+        The history key of these settings. Default:
+        :func:`~detector.analysis.analysis_profile` of the thresholds, ``clap``,
+        ``model`` and ``segment_seconds``.
+    segment_seconds, max_duration, clap, model
+        As for :func:`detector.analysis.analyze`.
+    progress : Progress, optional
+        Told about each file ("2/5: song.mp3: Spectral features"), within it too.
 
     Returns
     -------
@@ -158,10 +107,13 @@ def analyze_batch(
     """
     thresholds = (thresholds or Thresholds()).validate()
     if profile is None:
-        profile = profile_id(thresholds, _component_ids(analyze_kwargs))
+        profile = analysis_profile(thresholds, clap=clap, model=model, segment_seconds=segment_seconds)
     items = _items(paths)
     result = BatchResult()
+    step = progress or no_progress
+    total = len(items)
     for done, (name, source, where) in enumerate(items, start=1):
+        within = progress_span(step, (done - 1) / total, done / total)
         try:
             stored = store.get(sha256_of(source), profile) if store is not None else None
             if stored is not None:
@@ -170,15 +122,16 @@ def analyze_batch(
                 result.reports.append(stored)
                 result.reused += 1
             else:
-                report = analyze(source, thresholds=thresholds, name=name, **analyze_kwargs)
+                report = analyze(source, thresholds, name=name, segment_seconds=segment_seconds,
+                                 max_duration=max_duration, clap=clap, model=model,
+                                 progress=lambda fraction, stage: within(fraction, f"{done}/{total}: {name}: {stage}"))
                 if store is not None:
                     store.put(report, profile)
                 result.reports.append(report)
         except AudioError as exc:
             result.failures.append((where, str(exc)))
-        if progress is not None:
-            progress(done, len(items), name)
+        step(done / total, f"{done}/{total}: {name}")
     return result
 
 
-__all__ = ["AUDIO_EXTENSIONS", "BatchResult", "analyze_batch", "iter_audio_files"]
+__all__ = ["BatchResult", "analyze_batch"]

@@ -17,10 +17,14 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Literal, Mapping
 
+from ..errors import DetectorError
+from ..features.spectral import SUMMARY_NAMES
+from ..types import Contribution, LayerResult
+
 Direction = Literal["below", "above"]
 
 
-class ProfileError(ValueError):
+class ProfileError(DetectorError, ValueError):
     """A threshold profile is malformed. ``str(err)`` is written for the user."""
 
 
@@ -86,8 +90,14 @@ class Rule:
                 raise ProfileError(f"{name}: {lo_key} ({lo}) must not be above {hi_key} ({hi}).")
 
 
-SPECTRAL_RULES = ("mfcc_variance", "mfcc_kurtosis", "contrast_std", "flatness_mean")
+SPECTRAL_RULES = SUMMARY_NAMES
 EMBEDDING_RULES = ("kurtosis", "sparsity", "entropy", "std")
+RULES = {"spectral": SPECTRAL_RULES, "clap": EMBEDDING_RULES}
+"""The rules of each heuristic layer, by layer name."""
+GLOBALS = ("base", "decision", "floor", "ceiling")
+"""The profile's numbers that are not a rule's."""
+THRESHOLD_FIELDS = ("ai_threshold", "mild_threshold", "human_threshold")
+STEP_FIELDS = ("ai_step", "mild_step", "human_step")
 
 
 @dataclass(frozen=True)
@@ -190,18 +200,6 @@ class Thresholds:
 
 
 @dataclass(frozen=True)
-class Contribution:
-    """One rule's vote: the feature, its value, the band it fell in and the delta."""
-
-    layer: str
-    feature: str
-    value: float
-    band: str
-    delta: float
-    threshold: float | None
-
-
-@dataclass(frozen=True)
 class HeuristicScore:
     """A clipped score and the contributions that add up to it.
 
@@ -226,3 +224,15 @@ def score_features(
     raw = thresholds.base + sum(c.delta for c in contributions)
     score = min(max(raw, thresholds.floor), thresholds.ceiling)
     return HeuristicScore(score, thresholds.base, tuple(contributions), score - raw)
+
+
+def layer_result(name: str, features: Mapping[str, float], thresholds: Thresholds) -> LayerResult:
+    """The heuristic layer ``name`` (``"spectral"`` or ``"clap"``) scored on ``features``."""
+    s = score_features(features, RULES[name], thresholds, name)
+    return LayerResult(name, s.score, dict(features), s.base, s.contributions, s.clip_adjustment)
+
+
+__all__ = [
+    "EMBEDDING_RULES", "GLOBALS", "RULES", "SPECTRAL_RULES", "STEP_FIELDS", "THRESHOLD_FIELDS", "HeuristicScore",
+    "ProfileError", "Rule", "Thresholds", "layer_result", "score_features",
+]

@@ -1,4 +1,4 @@
-"""Spectral features from one STFT, and statistics of embedding vectors.
+"""Spectral features from one STFT.
 
 The original detector computed its four spectral numbers with four separate librosa
 calls (``mfcc``, ``spectral_contrast``, ``spectral_flatness`` and an unused
@@ -9,8 +9,7 @@ benchmark.
 
 Defined values for degenerate input (never NaN):
 
-* the Fisher kurtosis of a constant row (silence, DC) is 0.0;
-* an all-zero embedding has sparsity 1.0, entropy 0.0, kurtosis 0.0 and skew 0.0.
+* the Fisher kurtosis of a constant row (silence, DC) is 0.0.
 """
 
 from __future__ import annotations
@@ -28,6 +27,8 @@ N_FFT = 2048
 HOP = 512
 N_MFCC = 20
 N_MELS = 128
+SUMMARY_NAMES = ("mfcc_variance", "mfcc_kurtosis", "contrast_std", "flatness_mean")
+"""The original detector's four numbers, in the order :func:`summarize_frames` gives them."""
 
 
 def _kurtosis_rows(matrix: np.ndarray) -> np.ndarray:
@@ -165,34 +166,7 @@ def reference_spectral_summary(y: np.ndarray, sr: int = SAMPLE_RATE) -> dict[str
     return summarize_frames(mfcc, contrast, flatness[0])
 
 
-def embedding_stats(vector: np.ndarray) -> dict[str, float]:
-    """Statistics of one embedding vector, as the original detector defines them.
-
-    kurtosis, skew
-        scipy's Fisher kurtosis and skewness of the entries.
-    sparsity
-        Fraction of entries with ``|x|`` below 1 % of ``max |x|``.
-    entropy
-        Shannon entropy in bits of ``|x| / sum |x|``, divided by ``log2(len(x))``.
-    std, l2_norm
-        Standard deviation and Euclidean norm of the entries.
-    """
-    x = np.asarray(vector, dtype=np.float64).ravel()
-    if x.size < 2 or not np.all(np.isfinite(x)):
-        raise ValueError("An embedding needs at least two finite values.")
-    a = np.abs(x)
-    total = a.sum()
-    if total == 0.0:
-        return {"kurtosis": 0.0, "skew": 0.0, "sparsity": 1.0, "entropy": 0.0, "std": 0.0, "l2_norm": 0.0}
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        kurt = scipy.stats.kurtosis(x)
-        skew = scipy.stats.skew(x)
-    return {
-        "kurtosis": float(np.nan_to_num(kurt)),
-        "skew": float(np.nan_to_num(skew)),
-        "sparsity": float(np.mean(a < 0.01 * a.max())),
-        "entropy": float(scipy.stats.entropy(a / total, base=2) / np.log2(x.size)),
-        "std": float(np.std(x)),
-        "l2_norm": float(np.linalg.norm(x)),
-    }
+__all__ = [
+    "HOP", "N_FFT", "N_MELS", "N_MFCC", "SAMPLE_RATE", "SUMMARY_NAMES", "SpectralFrames", "reference_spectral_summary",
+    "spectral_contrast", "spectral_frames", "summarize_frames", "waveform_envelope",
+]

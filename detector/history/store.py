@@ -1,9 +1,9 @@
 """SQLite history of analyses: one embedded file, safe across threads and crashes.
 
 Every analysis is stored once per ``(sha256 of the audio, profile)``, where the
-profile (:func:`profile_id`) identifies the threshold settings and the model
-components that produced it, so a re-upload with the same settings is a lookup,
-not a new analysis.
+profile (:func:`detector.analysis.analysis_profile`) identifies the threshold
+settings and the model components that produced it, so a re-upload with the same
+settings is a lookup, not a new analysis.
 
 The database lives at ``$DETECTOR_DB``, else ``data_dir()/history.sqlite3``; a path
 given to :class:`HistoryStore` wins over both.
@@ -34,22 +34,19 @@ opened. A database from a newer version of the detector is refused with
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import hashlib
-import io
 import json
 import os
 import sqlite3
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
 
-from .config import data_dir
-from .heuristics import Contribution, Thresholds
-from .report import DetectionReport, LayerResult, Segment, SkippedLayer
+from ..config import data_dir
+from ..errors import DetectorError
+from ..report import DetectionReport, ReportError
 
 DB_ENV = "DETECTOR_DB"
 DB_FILENAME = "history.sqlite3"
@@ -90,7 +87,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-class StoreError(RuntimeError):
+class StoreError(DetectorError, RuntimeError):
     """The history database cannot be used. ``str(err)`` is written for the user."""
 
 
@@ -131,87 +128,13 @@ class HistoryRow:
     report_schema: int = 1
 
 
-_ROW_COLUMNS = tuple(f.name for f in dataclasses.fields(HistoryRow))
-
-
-def _canonical(value: Any) -> Any:
-    """Numbers as floats (so ``1`` and ``1.0`` hash alike), mappings as plain dicts."""
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return value
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, Mapping):
-        return {str(k): _canonical(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_canonical(v) for v in value]
-    raise TypeError(f"Cannot use a {type(value).__name__} in a profile id.")
-
-
-def profile_id(thresholds: Mapping | Thresholds, components: Mapping[str, str] | None = None) -> str:
-    """A short, stable id of the settings an analysis depends on.
-
-    Parameters
-    ----------
-    thresholds : mapping or Thresholds
-        The threshold profile (``Thresholds.to_dict()`` or the instance itself).
-    components : mapping of str to str, optional
-        The identity of each active model component, e.g.
-        ``{"clap": checkpoint_sha256, "classifier": model_sha256}``. Omit the ones
-        that are not active.
-
-    Returns
-    -------
-    str
-        The first 16 hex digits of the SHA-256 of the canonical JSON of both. Key
-        order and ``1`` vs ``1.0`` do not change it; any threshold or component does.
-    """
-    if isinstance(thresholds, Thresholds):
-        thresholds = thresholds.to_dict()
-    payload = {"thresholds": _canonical(thresholds), "components": {str(k): str(v) for k, v in (components or {}).items()}}
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+ROW_COLUMNS = tuple(f.name for f in dataclasses.fields(HistoryRow))
 
 
 def default_path() -> Path:
     """``$DETECTOR_DB`` if set, else ``data_dir()/history.sqlite3``."""
     env = os.environ.get(DB_ENV)
     return Path(env).expanduser() if env else data_dir() / DB_FILENAME
-
-
-def _known(cls: type, data: Mapping) -> dict:
-    names = {f.name for f in dataclasses.fields(cls)}
-    return {k: v for k, v in data.items() if k in names}
-
-
-def load_report(data: Mapping) -> DetectionReport:
-    """Rebuild a report from its stored dict, tolerating other schema versions.
-
-    Keys this version does not know are dropped and fields it added since take
-    their defaults; only a report missing something essential cannot be loaded.
-
-    Raises
-    ------
-    ReportUnreadableError
-        If the data cannot form a complete report.
-    """
-    try:
-        fixed = _known(DetectionReport, data)
-        fixed["layers"] = {
-            name: {
-                **_known(LayerResult, layer),
-                "contributions": [_known(Contribution, c) for c in layer.get("contributions", ())],
-            }
-            for name, layer in data.get("layers", {}).items()
-        }
-        fixed["skipped"] = [_known(SkippedLayer, s) for s in data.get("skipped", ())]
-        fixed["segments"] = [_known(Segment, s) for s in data.get("segments", ())]
-        return DetectionReport.from_dict(fixed)
-    except (TypeError, KeyError, AttributeError, ValueError) as exc:
-        version = data.get("schema_version", "?") if isinstance(data, Mapping) else "?"
-        raise ReportUnreadableError(
-            f"This stored report (report schema v{version}) cannot be read by this version of the detector "
-            f"({type(exc).__name__}: {exc}). Analyse the track again to replace it."
-        ) from None
 
 
 def _now() -> str:
@@ -382,8 +305,8 @@ class HistoryStore:
         if row is None:
             return None
         try:
-            return load_report(json.loads(row[0]))
-        except (ReportUnreadableError, json.JSONDecodeError):
+            return DetectionReport.from_dict(json.loads(row[0]))
+        except (ReportError, json.JSONDecodeError):
             return None
 
     def get_by_id(self, row_id: int) -> DetectionReport:
@@ -404,7 +327,10 @@ class HistoryStore:
             data = json.loads(row[0])
         except json.JSONDecodeError as exc:
             raise ReportUnreadableError(f"The stored report {row_id} is damaged ({exc.msg}).") from None
-        return load_report(data)
+        try:
+            return DetectionReport.from_dict(data)
+        except ReportError as exc:
+            raise ReportUnreadableError(str(exc)) from None
 
     def rows(
         self,
@@ -447,14 +373,14 @@ class HistoryStore:
         if max_score is not None:
             where.append("score <= ?")
             params.append(float(max_score))
-        sql = f"SELECT {', '.join(_ROW_COLUMNS)} FROM {_TABLE}"
+        sql = f"SELECT {', '.join(ROW_COLUMNS)} FROM {_TABLE}"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
         params.append(max(int(limit), 0))
         with self._connect() as conn:
             found = conn.execute(sql, params).fetchall()
-        return [HistoryRow(**{**dict(zip(_ROW_COLUMNS, r)), "is_ai": bool(r[_ROW_COLUMNS.index("is_ai")])})
+        return [HistoryRow(**{**dict(zip(ROW_COLUMNS, r)), "is_ai": bool(r[ROW_COLUMNS.index("is_ai")])})
                 for r in found]
 
     def delete(self, row_id: int) -> bool:
@@ -472,29 +398,8 @@ class HistoryStore:
         with self._connect() as conn:
             return "\n".join(str(r[0]) for r in conn.execute("PRAGMA integrity_check"))
 
-    @staticmethod
-    def export_csv(rows: Iterable[HistoryRow]) -> str:
-        """The rows as CSV text (header first), safe to open in a spreadsheet.
-
-        Text cells that a spreadsheet would run as a formula (starting with ``=``,
-        ``+``, ``-``, ``@``) are prefixed with an apostrophe.
-        """
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(_ROW_COLUMNS)
-        for row in rows:
-            cells = []
-            for name in _ROW_COLUMNS:
-                value = getattr(row, name)
-                if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-                    value = "'" + value
-                cells.append(value)
-            writer.writerow(cells)
-        return out.getvalue()
-
 
 __all__ = [
-    "DB_ENV", "MIGRATIONS", "SCHEMA_VERSION", "HistoryRow", "HistoryStore", "NotAHistoryDatabaseError",
+    "DB_ENV", "MIGRATIONS", "ROW_COLUMNS", "SCHEMA_VERSION", "HistoryRow", "HistoryStore", "NotAHistoryDatabaseError",
     "ReportUnreadableError", "RowNotFoundError", "SchemaTooNewError", "StoreError", "default_path",
-    "load_report", "profile_id",
 ]

@@ -13,13 +13,13 @@ import binascii
 import json
 import os
 import re
-import tempfile
 import zlib
 from dataclasses import asdict
 from pathlib import Path
 
-from .config import data_dir
-from .heuristics import ProfileError, Thresholds
+from ..config import data_dir
+from ..files import atomic_write_text
+from ..layers.heuristics import ProfileError, Thresholds
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$")
 MAX_QUERY_CHARS = 4000
@@ -54,16 +54,7 @@ class ProfileLibrary:
         """Write (or overwrite) a profile atomically and return its path."""
         path = self.path(name)
         text = thresholds.validate().to_json() + "\n"
-        self.folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".profile-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return atomic_write_text(path, text)
 
     def load(self, name: str) -> Thresholds:
         path = self.path(name)

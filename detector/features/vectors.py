@@ -1,4 +1,4 @@
-"""Fixed-length feature vectors for the trained classifier, and their disk cache.
+"""Fixed-length feature vectors for the trained classifier.
 
 Two versioned feature sets exist:
 
@@ -24,23 +24,16 @@ and trained models of the old definition are never mixed with the new one.
 
 from __future__ import annotations
 
-import os
-import re
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .config import data_dir
-from .heuristics import SPECTRAL_RULES
-
-if TYPE_CHECKING:
-    from .service import TrackFeatures
+from ..errors import DetectorError
+from .spectral import SUMMARY_NAMES
+from .track import TrackFeatures
 
 
-class FeatureSetUnavailable(ValueError):
+class FeatureSetUnavailable(DetectorError, ValueError):
     """A track lacks the features a model needs. ``str(err)`` is written for the user."""
 
 
@@ -60,7 +53,7 @@ class FeatureSet:
 SPECTRAL = FeatureSet(
     "spectral",
     "spectral-v1",
-    SPECTRAL_RULES
+    SUMMARY_NAMES
     + tuple(f"mfcc_mean_{i:02d}" for i in range(20))
     + tuple(f"mfcc_std_{i:02d}" for i in range(20))
     + tuple(f"contrast_mean_{i}" for i in range(7))
@@ -104,12 +97,12 @@ def resolve_feature_set(requested: str, clap_available: bool) -> tuple[FeatureSe
     return fs, None
 
 
-def spectral_vector(track: "TrackFeatures") -> np.ndarray:
+def spectral_vector(track: TrackFeatures) -> np.ndarray:
     """The ``spectral-v1`` vector of one track (see the module docstring)."""
     frames = track.frames
     flat = np.asarray(frames.flatness, dtype=np.float64)
     parts = [
-        np.array([track.spectral[k] for k in SPECTRAL_RULES], dtype=np.float64),
+        np.array([track.spectral[k] for k in SUMMARY_NAMES], dtype=np.float64),
         frames.mfcc.mean(axis=1), frames.mfcc.std(axis=1),
         frames.contrast.mean(axis=1), frames.contrast.std(axis=1),
         np.array([flat.std(), *np.percentile(flat, [10, 50, 90])]),
@@ -119,7 +112,7 @@ def spectral_vector(track: "TrackFeatures") -> np.ndarray:
     return np.nan_to_num(vec, nan=0.0, posinf=0.0, neginf=0.0)
 
 
-def clap_vector(track: "TrackFeatures") -> np.ndarray:
+def clap_vector(track: TrackFeatures) -> np.ndarray:
     """The CLAP aggregate embedding of one track.
 
     Raises
@@ -136,72 +129,12 @@ def clap_vector(track: "TrackFeatures") -> np.ndarray:
     return vec
 
 
-def vector_for(track: "TrackFeatures", feature_set: FeatureSet) -> np.ndarray:
+def vector_for(track: TrackFeatures, feature_set: FeatureSet) -> np.ndarray:
     """The vector of ``feature_set`` for ``track``."""
     return clap_vector(track) if feature_set is CLAP else spectral_vector(track)
 
 
-def cache_key(feature_set: FeatureSet, clap_checkpoint_sha256: str | None = None) -> str:
-    """The cache folder name: the feature-set version, plus the checkpoint for CLAP.
-
-    CLAP vectors depend on the checkpoint, so ``clap-512-v1@<first 16 hex digits of
-    its SHA-256>`` keeps embeddings of different checkpoints apart.
-    """
-    if feature_set is CLAP:
-        if not clap_checkpoint_sha256:
-            raise ValueError("CLAP vectors are cached per checkpoint; give its SHA-256.")
-        return f"{feature_set.version}@{clap_checkpoint_sha256[:16]}"
-    return feature_set.version
-
-
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
-
-
-class VectorCache:
-    """Feature vectors on disk: ``<root>/<cache key>/<audio sha256>.npy``.
-
-    ``root`` defaults to ``data_dir()/features``. Files are written atomically (a
-    temporary file in the same folder, then :func:`os.replace`) and read with
-    ``allow_pickle=False``; a file of the wrong shape or with non-finite values is
-    treated as absent and rewritten.
-    """
-
-    def __init__(self, root: str | Path | None = None) -> None:
-        self.root = Path(root) if root is not None else data_dir() / "features"
-
-    def path(self, key: str, sha256: str) -> Path:
-        if not _SHA256.match(sha256):
-            raise ValueError(f"Not a SHA-256 hex digest: {sha256!r}")
-        return self.root / key / f"{sha256}.npy"
-
-    def get(self, key: str, sha256: str, size: int) -> np.ndarray | None:
-        """The cached vector, or None when absent or unusable."""
-        path = self.path(key, sha256)
-        try:
-            vec = np.load(path, allow_pickle=False)
-        except (OSError, ValueError, EOFError):
-            return None
-        if vec.shape != (size,) or vec.dtype != np.float64 or not np.all(np.isfinite(vec)):
-            return None
-        return vec
-
-    def put(self, key: str, sha256: str, vector: np.ndarray) -> Path:
-        path = self.path(key, sha256)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npy")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.save(fh, np.asarray(vector, dtype=np.float64), allow_pickle=False)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
-
-
 __all__ = [
-    "CLAP", "FEATURE_SETS", "FEATURE_SET_VERSIONS", "SPECTRAL", "FeatureSet", "FeatureSetUnavailable",
-    "VectorCache", "cache_key", "clap_vector", "get_feature_set", "resolve_feature_set", "spectral_vector",
-    "vector_for",
+    "CLAP", "FEATURE_SETS", "FEATURE_SET_VERSIONS", "SPECTRAL", "FeatureSet", "FeatureSetUnavailable", "clap_vector",
+    "get_feature_set", "resolve_feature_set", "spectral_vector", "vector_for",
 ]

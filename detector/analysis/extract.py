@@ -1,0 +1,99 @@
+"""The expensive half of an analysis: decode once, compute features and embeddings.
+
+:func:`extract` returns :class:`~detector.features.TrackFeatures`, everything scoring
+needs, so that the dashboard rescores a track in about a millisecond when a threshold
+moves (:func:`detector.analysis.score`).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from ..audio import DEFAULT_MAX_DURATION, AudioSource, decode
+from ..features.spectral import SAMPLE_RATE, spectral_frames
+from ..features.track import DEFAULT_SEGMENT_SECONDS, TrackFeatures, segment_bounds
+from ..layers import clap as clap_layer
+from ..layers.clap import ClapEncoder
+from ..types import Progress, no_progress, progress_span
+
+
+def extract(
+    source: AudioSource,
+    *,
+    name: str = "",
+    segment_seconds: float = DEFAULT_SEGMENT_SECONDS,
+    max_duration: float = DEFAULT_MAX_DURATION,
+    clap: ClapEncoder | None = None,
+    progress: Progress | None = None,
+    sha256: str | None = None,
+) -> TrackFeatures:
+    """Decode ``source`` and compute its spectral features, whole and per segment.
+
+    With a CLAP encoder (:func:`detector.layers.clap.get_encoder`), the track is decoded
+    a second time at 48 kHz and embedded; without one, ``clap_skipped`` says why the
+    layer did not run.
+
+    Parameters
+    ----------
+    progress
+        Told about decoding, the spectral features and each batch of CLAP windows.
+    sha256
+        The SHA-256 of ``source``'s bytes, when the caller already computed it.
+
+    Raises
+    ------
+    AudioError
+        For any unusable input, with a message for the user.
+    ValueError
+        For a non-positive ``segment_seconds``.
+    """
+    if not segment_seconds > 0:
+        raise ValueError(f"The segment length must be positive, not {segment_seconds}.")
+    if not name:
+        is_path = isinstance(source, (str, os.PathLike))
+        name = os.path.basename(os.fspath(source)) if is_path else str(getattr(source, "name", "") or "upload")
+    if clap is not None and hasattr(source, "read") and not (hasattr(source, "seekable") and source.seekable()):
+        source = source.read()  # decoded twice: keep the bytes of a one-shot stream
+    step = progress or no_progress
+    share = 0.3 if clap is not None else 1.0  # of the progress bar for the spectral part
+    step(0.0, "Decoding")
+    t0 = time.perf_counter()
+    audio = decode(source, SAMPLE_RATE, max_duration=max_duration, sha256=sha256)
+    t1 = time.perf_counter()
+    step(0.5 * share, "Spectral features")
+    frames = spectral_frames(audio.samples, SAMPLE_RATE)
+    segments = tuple(
+        (start, end, frames.summary(start, end)) for start, end in segment_bounds(audio.duration, segment_seconds)
+    )
+    t2 = time.perf_counter()
+    timings = {"decode_s": t1 - t0, "features_s": t2 - t1}
+    clap_result, skipped = None, None
+    if clap is not None:
+        step(share, "Decoding at 48 kHz for CLAP")
+        audio48 = decode(source, clap_layer.SAMPLE_RATE, max_duration=max_duration, sha256=audio.sha256)
+        step(share + 0.05, "CLAP embeddings")
+        clap_result = clap.features(audio48.samples, progress_span(step, share + 0.05, 1.0))
+        timings["clap_s"] = time.perf_counter() - t2
+    else:
+        skipped = clap_layer.skipped_layer()
+    step(1.0, "Done")
+    return TrackFeatures(
+        source_name=name,
+        sha256=audio.sha256,
+        duration=audio.duration,
+        format=audio.format,
+        source_rate=audio.source_rate,
+        channels=audio.channels,
+        warnings=audio.warnings,
+        frames=frames,
+        spectral=frames.summary(),
+        segments=segments,
+        segment_seconds=float(segment_seconds),
+        timings=timings,
+        clap=clap_result,
+        clap_skipped=skipped,
+    )
+
+
+__all__ = ["extract"]

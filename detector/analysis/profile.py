@@ -1,0 +1,86 @@
+"""The analysis profile: a short id of every setting that shapes a report.
+
+The history keeps one report per ``(audio SHA-256, profile)``, so a re-upload analysed
+with the same settings is a lookup, not a new analysis. The dashboard, the CLI and
+batches all key the history with :func:`analysis_profile`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from ..features.track import DEFAULT_SEGMENT_SECONDS
+from ..layers.heuristics import Thresholds
+
+
+class _Checkpoint(Protocol):
+    checkpoint_sha256: str
+
+
+class _Model(Protocol):
+    sha256: str
+
+
+def _canonical(value: Any) -> Any:
+    """Numbers as floats (so ``1`` and ``1.0`` hash alike), mappings as plain dicts."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    raise TypeError(f"Cannot use a {type(value).__name__} in a profile id.")
+
+
+def profile_id(thresholds: Mapping | Thresholds, components: Mapping[str, str] | None = None) -> str:
+    """A short, stable id of thresholds and model components.
+
+    Parameters
+    ----------
+    thresholds : mapping or Thresholds
+        The threshold profile (``Thresholds.to_dict()`` or the instance itself).
+    components : mapping of str to str, optional
+        Everything else that shapes a report, e.g. ``{"clap": checkpoint_sha256,
+        "classifier": model_sha256}``. Omit what is not active.
+
+    Returns
+    -------
+    str
+        The first 16 hex digits of the SHA-256 of the canonical JSON of both. Key
+        order and ``1`` vs ``1.0`` do not change it; any threshold or component does.
+    """
+    if isinstance(thresholds, Thresholds):
+        thresholds = thresholds.to_dict()
+    payload = {"thresholds": _canonical(thresholds), "components": {str(k): str(v) for k, v in (components or {}).items()}}
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def analysis_profile(
+    thresholds: Thresholds,
+    *,
+    clap: _Checkpoint | None = None,
+    model: _Model | None = None,
+    segment_seconds: float = DEFAULT_SEGMENT_SECONDS,
+) -> str:
+    """The history key of an analysis: the thresholds, the CLAP checkpoint, the classifier, the segment length.
+
+    A component that is off (None) or at its default is left out, so a profile id
+    stays the same when a new optional component is introduced.
+    """
+    components = {}
+    if float(segment_seconds) != DEFAULT_SEGMENT_SECONDS:
+        components["segment_seconds"] = repr(float(segment_seconds))
+    if clap is not None:
+        components["clap"] = clap.checkpoint_sha256
+    if model is not None:
+        components["classifier"] = model.sha256
+    return profile_id(thresholds, components)
+
+
+__all__ = ["analysis_profile", "profile_id"]

@@ -1,0 +1,82 @@
+"""``analyze FILE...``: analyse files and print their reports (text, or ``--json``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ..analysis import analyze
+from ..audio import AudioError
+from ..report import DetectionReport
+from .options import (
+    EXIT_FILE_FAILED, EXIT_OK, EXIT_USAGE, analysis_options, clap_options, load_clap, load_thresholds,
+)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("analyze", help="analyse audio files (WAV, FLAC, OGG/Vorbis, Opus, MP3)")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--json", action="store_true", help="print one JSON report per file (a JSON list)")
+    analysis_options(p)
+    p.add_argument("--model", metavar="MODEL.skops", help="trained classifier to score with")
+    clap_options(p)
+    p.set_defaults(func=run)
+
+
+def print_summary(report: DetectionReport) -> None:
+    """One line: name, score, verdict, duration, format and the deciding layer."""
+    print(f"{report.source_name}: {report.score:.3f}  {report.verdict}  "
+          f"({report.duration:.1f} s, {report.format}, decided by {report.decided_by})")
+
+
+def print_report(report: DetectionReport) -> None:
+    """The summary line, then every layer's score and rule contributions, skipped layers and warnings."""
+    print_summary(report)
+    for layer in report.layers.values():
+        print(f"  {layer.name} layer: {layer.score:.3f}")
+        for c in layer.contributions:
+            print(f"    {c.feature:<14} {c.value:>12.4f}  {c.band:<9} {c.delta:+.2f}")
+    if "classifier" in report.layers:
+        print(f"    {'classifier':<14} P(AI) {report.layers['classifier'].score:.4f}  "
+              f"({report.versions['classifier_model']}, {report.versions['classifier_feature_set']})")
+    for skipped in report.skipped:
+        print(f"    [{skipped.name} did not run] {skipped.reason}")
+    for warning in report.warnings:
+        print(f"    warning: {warning}")
+
+
+def run(args: argparse.Namespace) -> int:
+    thresholds = load_thresholds(args.thresholds)
+    if thresholds is None:
+        return EXIT_USAGE
+    model = None
+    if args.model:
+        from ..layers.classifier import ModelError, load_model  # scikit-learn and skops only when asked for
+
+        try:
+            model = load_model(args.model)
+        except ModelError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        for warning in model.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+    encoder = load_clap(args)
+    reports, failed = [], 0
+    for path in args.files:
+        try:
+            report = analyze(path, thresholds, segment_seconds=args.segment_seconds,
+                             max_duration=args.max_duration, clap=encoder, model=model)
+        except AudioError as exc:
+            failed += 1
+            print(f"error: {path}: {exc}", file=sys.stderr)
+            if args.json:
+                reports.append({"source_name": path, "error": str(exc)})
+            continue
+        if args.json:
+            reports.append(report.to_dict())
+        else:
+            print_report(report)
+    if args.json:
+        print(json.dumps(reports, indent=2, sort_keys=True))
+    return EXIT_FILE_FAILED if failed else EXIT_OK

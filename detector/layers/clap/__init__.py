@@ -1,0 +1,37 @@
+"""The LAION-CLAP audio layer: find or download a checkpoint, load it, embed whole tracks.
+
+Modules, in the order a checkpoint travels through them:
+
+``checkpoint``  where checkpoints are found, and reading their audio tensors safely
+``download``    fetching the music checkpoint, resumable
+``laion``       laion-clap's own model code imported offline, architecture from the weights
+``windows``     deterministic 10 s windows at 48 kHz, as laion-clap prepares them
+``htsat``       the fast HTSAT inference pass over laion-clap's modules
+``encoder``     :class:`ClapEncoder`: a loaded, verified encoder that embeds tracks
+``registry``    one encoder per checkpoint per process; why the layer is off
+
+Importing this package is cheap: torch and laion-clap are imported when a checkpoint
+is loaded, not before.
+"""
+
+from .checkpoint import (
+    ENV_VAR, MUSIC_CHECKPOINT, MUSIC_CHECKPOINT_URL, checkpoint_dir, find_checkpoint, how_to_enable, read_audio_state,
+)
+from .download import download_checkpoint
+from .encoder import DEFAULT_BATCH_SIZE, ClapEncoder, default_threads, library_versions, load_encoder
+from .errors import CheckpointError, CheckpointNotFound, ClapUnavailable, DownloadError
+from .laion import infer_architecture, write_random_checkpoint
+from .registry import availability, get_encoder, skipped_layer
+from .windows import (
+    EMBED_DIM, SAMPLE_RATE, WINDOW_SAMPLES, WINDOW_SECONDS, ClapEmbedding, aggregate, quantize, repeat_pad,
+    window_bounds, windows,
+)
+
+__all__ = [
+    "DEFAULT_BATCH_SIZE", "EMBED_DIM", "ENV_VAR", "MUSIC_CHECKPOINT", "MUSIC_CHECKPOINT_URL", "SAMPLE_RATE",
+    "WINDOW_SAMPLES", "WINDOW_SECONDS", "CheckpointError", "CheckpointNotFound", "ClapEmbedding", "ClapEncoder",
+    "ClapUnavailable", "DownloadError", "aggregate", "availability", "checkpoint_dir", "default_threads",
+    "download_checkpoint", "find_checkpoint", "get_encoder", "how_to_enable", "infer_architecture", "library_versions",
+    "load_encoder", "quantize", "read_audio_state", "repeat_pad", "skipped_layer", "window_bounds", "windows",
+    "write_random_checkpoint",
+]

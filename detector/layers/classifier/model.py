@@ -1,0 +1,91 @@
+"""A loaded, verified classifier: P(AI) for a track, as the ``classifier`` layer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sklearn.pipeline import Pipeline
+
+from ...errors import DetectorError
+from ...features.track import TrackFeatures
+from ...features.vectors import CLAP, FeatureSet, FeatureSetUnavailable, vector_for
+from ...types import LayerResult
+
+TOP_INPUTS = 5
+
+
+class ModelError(DetectorError, ValueError):
+    """A model file cannot be used. ``str(err)`` is written for the user."""
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """A loaded, verified model and its card; scores tracks as P(AI)."""
+
+    pipeline: Pipeline
+    card: dict
+    path: Path
+    sha256: str
+    feature_set: FeatureSet
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def identity(self) -> dict[str, str]:
+        """What identifies this model in a report's ``versions``."""
+        return {"classifier_model": self.path.name, "classifier_sha256": self.sha256,
+                "classifier_feature_set": self.feature_set.version}
+
+    def vector(self, track: TrackFeatures) -> np.ndarray:
+        """The model's input vector for ``track``.
+
+        Raises
+        ------
+        FeatureSetUnavailable
+            The track lacks this model's features (e.g. a clap model and no CLAP layer,
+            or embeddings from a different CLAP checkpoint).
+        """
+        if self.feature_set is CLAP:
+            if track.clap is None:
+                raise FeatureSetUnavailable(
+                    f"the model {self.name} was trained on CLAP embeddings (clap-512), and the CLAP layer "
+                    "did not run for this track")
+            want = (self.card.get("clap") or {}).get("checkpoint_sha256")
+            if want and track.clap.checkpoint_sha256 != want:
+                raise FeatureSetUnavailable(
+                    f"the model {self.name} was trained on embeddings of the CLAP checkpoint "
+                    f"{self.card['clap'].get('checkpoint') or want[:12]}, but this track was embedded with "
+                    f"{track.clap.checkpoint}")
+        return vector_for(track, self.feature_set)
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """P(AI) for each row of ``X``."""
+        X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+        if X.shape[1] != self.feature_set.size:
+            raise FeatureSetUnavailable(
+                f"the model {self.name} expects {self.feature_set.size} {self.feature_set.version} features, "
+                f"not {X.shape[1]}")
+        return self.pipeline.predict_proba(X)[:, 1]
+
+    def probability(self, track: TrackFeatures) -> float:
+        """P(AI) for one track."""
+        return float(self.predict_proba(self.vector(track))[0])
+
+    def top_inputs(self, n: int = TOP_INPUTS) -> tuple[int, ...]:
+        """Indices of the ``n`` inputs the random forest relies on most."""
+        importances = self.pipeline.named_steps["vote"].named_estimators_["rf"].feature_importances_
+        return tuple(int(i) for i in np.argsort(importances)[::-1][:n])
+
+    def layer(self, track: TrackFeatures) -> LayerResult:
+        """The ``"classifier"`` layer for ``track``: P(AI) and its most important inputs' values."""
+        vec = self.vector(track)
+        p = float(self.predict_proba(vec)[0])
+        features = {self.feature_set.names[i]: float(vec[i]) for i in self.top_inputs()}
+        return LayerResult("classifier", p, features, p, ())
+
+
+__all__ = ["TOP_INPUTS", "ModelError", "TrainedModel"]

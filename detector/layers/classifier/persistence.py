@@ -1,0 +1,176 @@
+"""Saving and loading classifiers: skops files (never pickle) with a model card beside them.
+
+Models are stored with ``skops.io`` and loaded only if every type in the file that
+skops does not trust by default is on :data:`ALLOWED_TYPES`, and only if the file's
+SHA-256 matches its model card (``model.skops`` -> ``model.card.json``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import sys
+import warnings
+import zipfile
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sklearn
+from sklearn.pipeline import Pipeline
+
+from ..._version import __version__
+from ...features.vectors import FEATURE_SET_VERSIONS, FeatureSet
+from ...files import atomic_write, atomic_write_text, sha256_file
+from ...types import LABELS
+from .model import ModelError, TrainedModel
+from .pipeline import DESCRIPTION, STEPS
+
+CARD_FORMAT = "detector-model-card"
+CARD_VERSION = 1
+
+#: The only types a model file may hold beyond those skops trusts by default.
+#: These are exactly what :func:`~detector.layers.classifier.pipeline.build_pipeline`
+#: produces once fitted (measured with ``skops.io.get_untrusted_types`` at save time; a
+#: test keeps this list honest).
+ALLOWED_TYPES = ("sklearn.tree._tree.Tree", "sklearn.utils._bunch.Bunch")
+
+
+
+def card_path(model_path: str | Path) -> Path:
+    """``model.skops`` -> ``model.card.json`` beside it."""
+    p = Path(model_path)
+    return p.with_name(p.stem + ".card.json")
+
+
+def library_versions() -> dict[str, str]:
+    return {"scikit-learn": sklearn.__version__, "skops": metadata.version("skops"),
+            "numpy": np.__version__, "detector": __version__, "python": sys.version.split()[0]}
+
+
+def save_model(pipeline: Pipeline, path: str | Path, feature_set: FeatureSet, **card_fields: Any) -> dict:
+    """Write a fitted pipeline with ``skops.io.dump`` and its card beside it; return the card.
+
+    ``card_fields`` (training metadata: class counts, metrics, the dataset, the CLAP
+    checkpoint) go into the card as they are, after what identifies the file.
+
+    Raises
+    ------
+    RuntimeError
+        If the installed scikit-learn stores a type outside :data:`ALLOWED_TYPES`
+        (the model could never be loaded again, so it is not written).
+    """
+    import skops.io as sio  # imported on use: it pulls in torch through scikit-learn's array API (~5 s)
+
+    path = Path(path).expanduser().resolve()
+
+    def dump(tmp: Path) -> None:
+        sio.dump(pipeline, tmp, compression=zipfile.ZIP_DEFLATED)  # the schema is ~10 MB of JSON
+        unexpected = sorted(set(sio.get_untrusted_types(file=tmp)) - set(ALLOWED_TYPES))
+        if unexpected:
+            raise RuntimeError(f"This scikit-learn stores types outside the model allowlist: {unexpected}.")
+
+    atomic_write(path, dump)
+    fs = feature_set
+    card = {
+        "format": CARD_FORMAT,
+        "card_version": CARD_VERSION,
+        "model_file": path.name,
+        "model_sha256": sha256_file(path),
+        "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "model": DESCRIPTION,
+        "labels": list(LABELS),
+        "positive_label": "ai",
+        "feature_set": {"name": fs.name, "version": fs.version, "names": list(fs.names)},
+        **card_fields,
+        "versions": library_versions(),
+    }
+    atomic_write_text(card_path(path), json.dumps(card, indent=2) + "\n")
+    return card
+
+
+def _refuse(path: Path, why: str) -> ModelError:
+    return ModelError(f"Refusing to load the model {path}: {why}")
+
+
+def read_card(model_path: str | Path) -> dict:
+    """The model card beside ``model_path``; :class:`ModelError` if missing or malformed."""
+    path = Path(model_path)
+    cp = card_path(path)
+    try:
+        card = json.loads(cp.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise _refuse(path, f"its model card {cp.name} is missing, so the file cannot be verified.") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _refuse(path, f"its model card {cp.name} cannot be read ({exc}).") from None
+    if not isinstance(card, dict) or card.get("format") != CARD_FORMAT:
+        raise _refuse(path, f"{cp.name} is not a detector model card.")
+    return card
+
+
+def load_model(path: str | Path) -> TrainedModel:
+    """Load and verify a model saved by :func:`save_model`.
+
+    Checks, in order: the file is a readable skops archive; every type in it that
+    skops does not trust by default is on :data:`ALLOWED_TYPES`; its SHA-256 matches
+    its card; the card's feature set is known. Nothing is deserialised before these
+    pass. A different scikit-learn version than the one that trained it gives a
+    warning (emitted and kept in ``TrainedModel.warnings``).
+
+    Raises
+    ------
+    ModelError
+        For any file that fails a check, with the reason.
+    """
+    import skops.io as sio  # imported on use (slow import, see save_model)
+
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise ModelError(f"No model file at {path}." + (" It is a folder." if path.is_dir() else ""))
+    path = path.resolve()
+    data = path.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    try:
+        untrusted = sio.get_untrusted_types(data=data)
+    except Exception as exc:  # any parse failure means "not a (valid) skops file"
+        raise _refuse(path, f"it is not a skops model file, or it is damaged ({type(exc).__name__}: {exc}).") from None
+    unexpected = sorted(set(untrusted) - set(ALLOWED_TYPES))
+    if unexpected:
+        raise _refuse(path, "it contains types that a detector model never holds "
+                            f"({', '.join(unexpected)}); it was not saved by `python -m detector train` "
+                            "or has been altered.")
+    card = read_card(path)
+    if card.get("model_sha256") != sha:
+        raise _refuse(path, f"its SHA-256 ({sha[:12]}…) does not match its model card "
+                            f"({str(card.get('model_sha256'))[:12]}…): the file changed after training.")
+    fs_info = card.get("feature_set") or {}
+    fs = FEATURE_SET_VERSIONS.get(fs_info.get("version"))
+    if fs is None:
+        raise _refuse(path, f"its feature set {fs_info.get('version')!r} is unknown to this detector "
+                            f"(known: {', '.join(FEATURE_SET_VERSIONS)}).")
+    if list(fs_info.get("names", [])) != list(fs.names):
+        raise _refuse(path, f"its card lists different feature names than {fs.version} defines.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # version warnings are reported below, from the card
+            pipeline = sio.load(io.BytesIO(data), trusted=list(ALLOWED_TYPES))
+    except Exception as exc:
+        raise _refuse(path, f"skops could not rebuild it ({type(exc).__name__}: {exc}).") from None
+    if (not isinstance(pipeline, Pipeline) or tuple(pipeline.named_steps) != STEPS
+            or list(getattr(pipeline, "classes_", [])) != [0, 1]
+            or getattr(pipeline, "n_features_in_", None) != fs.size):
+        raise _refuse(path, "it does not hold a fitted detector pipeline of the kind its card describes.")
+    notes = []
+    trained_with = (card.get("versions") or {}).get("scikit-learn")
+    if trained_with != sklearn.__version__:
+        notes.append(f"The model {path.name} was trained with scikit-learn {trained_with}, but "
+                     f"{sklearn.__version__} is installed; its predictions may differ. Retrain it to be sure.")
+        warnings.warn(notes[-1], UserWarning, stacklevel=2)
+    return TrainedModel(pipeline, card, path, sha, fs, tuple(notes))
+
+
+__all__ = ["ALLOWED_TYPES", "CARD_FORMAT", "CARD_VERSION", "card_path", "library_versions", "load_model", "read_card",
+           "save_model"]

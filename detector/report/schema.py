@@ -1,0 +1,113 @@
+"""The typed result of an analysis and its stable JSON form, read back tolerantly."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+
+from ..errors import DetectorError
+from ..types import Contribution, LayerResult, SkippedLayer
+
+SCHEMA_VERSION = 2
+"""2: ``Segment.layer_scores``; the CLAP layer; CLAP checkpoint and library versions."""
+
+
+class ReportError(DetectorError, ValueError):
+    """Stored report data cannot form a :class:`DetectionReport`. ``str(err)`` is written for the user."""
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One fixed window of the track, scored on its own.
+
+    ``score`` is the deciding layer's; ``layer_scores`` holds every layer's score for
+    this segment (the CLAP layer scores the 10 s CLAP window that overlaps the segment
+    most, and that window's embedding statistics are merged into ``features``).
+    """
+
+    index: int
+    start: float
+    end: float
+    score: float
+    features: dict[str, float]
+    layer_scores: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DetectionReport:
+    """Everything one analysis found, in a form that serialises to stable JSON."""
+
+    source_name: str
+    sha256: str
+    duration: float
+    sample_rate: int
+    format: str
+    score: float
+    verdict: str
+    is_ai: bool
+    decided_by: str
+    layers: dict[str, LayerResult]
+    skipped: tuple[SkippedLayer, ...]
+    segments: tuple[Segment, ...]
+    segment_seconds: float
+    warnings: tuple[str, ...]
+    thresholds: dict
+    timings: dict[str, float]
+    versions: dict[str, str]
+    schema_version: int = field(default=SCHEMA_VERSION)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """Stable JSON: sorted keys, so equal reports give equal text."""
+        return json.dumps(self.to_dict(), indent=indent, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "DetectionReport":
+        """Rebuild a report from :meth:`to_dict` output, tolerating other schema versions.
+
+        Keys this version does not know are dropped and fields it added since take
+        their defaults; only data missing something essential cannot be loaded.
+
+        Raises
+        ------
+        ReportError
+            If the data cannot form a complete report.
+        """
+        try:
+            return cls(**{
+                **_known(cls, data),
+                "layers": {
+                    name: LayerResult(**{
+                        **_known(LayerResult, layer),
+                        "contributions": tuple(Contribution(**_known(Contribution, c))
+                                               for c in layer.get("contributions", ())),
+                    })
+                    for name, layer in data.get("layers", {}).items()
+                },
+                "skipped": tuple(SkippedLayer(**_known(SkippedLayer, s)) for s in data.get("skipped", ())),
+                "segments": tuple(Segment(**_known(Segment, s)) for s in data.get("segments", ())),
+                "warnings": tuple(data.get("warnings", ())),
+            })
+        except (TypeError, KeyError, AttributeError, ValueError) as exc:
+            version = data.get("schema_version", "?") if isinstance(data, Mapping) else "?"
+            raise ReportError(
+                f"This stored report (report schema v{version}) cannot be read by this version of the detector "
+                f"({type(exc).__name__}: {exc}). Analyse the track again to replace it."
+            ) from None
+
+    @classmethod
+    def from_json(cls, text: str) -> "DetectionReport":
+        return cls.from_dict(json.loads(text))
+
+
+def _known(cls: type, data: Mapping) -> dict:
+    """The items of ``data`` that are fields of the dataclass ``cls``."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return {k: v for k, v in data.items() if k in names}
+
+
+__all__ = ["SCHEMA_VERSION", "DetectionReport", "ReportError", "Segment"]

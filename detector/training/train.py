@@ -1,0 +1,177 @@
+"""Training a classifier: cross-validation, a held-out split, the final fit, and saving it with its card.
+
+Metrics come from stratified k-fold cross-validation (out-of-fold probabilities by
+:func:`~sklearn.model_selection.cross_val_predict`) and from a stratified held-out
+split scored by a model trained on the rest; the saved model is then fitted on all
+the data.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
+from sklearn.pipeline import Pipeline
+
+from ..features.vectors import FeatureSet
+from ..layers.clap import ClapEncoder
+from ..layers.classifier import save_model as write_model
+from ..layers.classifier.pipeline import DEFAULT_SEED, SVC_DEPRECATION, build_pipeline, fit
+from ..metrics import Metrics, class_counts, compute_metrics
+from ..types import LABELS, Progress, no_progress, progress_span
+from .dataset import (
+    DEFAULT_FOLDS, DEFAULT_TEST_SIZE, Dataset, DatasetError, SkippedFile, check_class_counts, skipped_summary,
+)
+from .vectors import VectorCache, extract_vectors
+
+EXTRACTION_SHARE = 0.8
+"""The share of :func:`train_dataset`'s progress bar that feature extraction fills."""
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    """A model fitted on all usable data, with its cross-validated and held-out metrics."""
+
+    model: Pipeline
+    feature_set: FeatureSet
+    folds: int
+    cv: Metrics
+    holdout: Metrics | None
+    class_counts: dict[str, int]
+    skipped: tuple[SkippedFile, ...] = ()
+    notes: tuple[str, ...] = ()
+    clap_checkpoint: dict[str, str] | None = None
+    seed: int = DEFAULT_SEED
+    test_size: float = DEFAULT_TEST_SIZE
+
+    def metrics_dict(self) -> dict:
+        """Everything but the model, as JSON-ready data."""
+        return {
+            "feature_set": self.feature_set.version,
+            "folds": self.folds,
+            "test_size": self.test_size,
+            "seed": self.seed,
+            "class_counts": dict(self.class_counts),
+            "cv": self.cv.to_dict(),
+            "holdout": self.holdout.to_dict() if self.holdout else None,
+            "skipped": [asdict(s) for s in self.skipped],
+            "notes": list(self.notes),
+            "clap_checkpoint": self.clap_checkpoint,
+        }
+
+
+def train(
+    X: np.ndarray,
+    y: np.ndarray,
+    feature_set: FeatureSet,
+    *,
+    folds: int = DEFAULT_FOLDS,
+    test_size: float = DEFAULT_TEST_SIZE,
+    seed: int = DEFAULT_SEED,
+    progress: Progress | None = None,
+) -> TrainingResult:
+    """Cross-validate, evaluate on a held-out split, then fit on everything.
+
+    Parameters
+    ----------
+    X, y
+        Feature vectors and labels (0 human, 1 AI).
+    folds
+        Stratified folds; fewer when the smaller class has fewer files (with a note).
+    test_size
+        Fraction held out for the held-out evaluation (0 skips it).
+
+    Raises
+    ------
+    DatasetError
+        Fewer than two files in a class.
+    """
+    progress = progress or no_progress
+    if folds < 2:
+        raise ValueError(f"Cross-validation needs at least 2 folds, not {folds}.")
+    if not 0 <= test_size < 1:
+        raise ValueError(f"The held-out fraction must lie in [0, 1), not {test_size}.")
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=int)
+    counts = class_counts(LABELS[t] for t in y)
+    check_class_counts(counts)
+    notes = []
+    smallest = min(counts.values())
+    used = min(folds, smallest)
+    if used < folds:
+        notes.append(f"Only {smallest} files in the smaller class, so {used}-fold cross-validation "
+                     f"instead of {folds}-fold.")
+    steps = 3
+    progress(0 / steps, f"cross-validating ({used} folds)")
+    splitter = StratifiedKFold(n_splits=used, shuffle=True, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=SVC_DEPRECATION, category=FutureWarning)
+        oof = cross_val_predict(build_pipeline(seed), X, y, cv=splitter, method="predict_proba")[:, 1]
+    fold_auc = [float(roc_auc_score(y[test], oof[test])) for _, test in splitter.split(X, y)]
+    cv = replace(compute_metrics(y, oof), fold_roc_auc=fold_auc)
+
+    progress(1 / steps, "held-out evaluation")
+    holdout = None
+    if test_size > 0:
+        try:
+            X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=test_size, stratify=y, random_state=seed)
+            check_class_counts(class_counts(LABELS[t] for t in y_tr))
+        except (ValueError, DatasetError):
+            notes.append(f"Too few files to hold out {test_size:.0%} and still train on at least 2 per class; "
+                         "no held-out evaluation.")
+        else:
+            held = fit(build_pipeline(seed), X_tr, y_tr)
+            holdout = compute_metrics(y_te, held.predict_proba(X_te)[:, 1])
+
+    progress(2 / steps, f"fitting the final model on all {y.size} tracks")
+    model = fit(build_pipeline(seed), X, y)
+    progress(3 / steps, "done")
+    return TrainingResult(model, feature_set, used, cv, holdout, counts, (), tuple(notes), None, seed, test_size)
+
+
+def train_dataset(
+    dataset: Dataset,
+    feature_set: FeatureSet,
+    *,
+    clap: ClapEncoder | None = None,
+    folds: int = DEFAULT_FOLDS,
+    test_size: float = DEFAULT_TEST_SIZE,
+    seed: int = DEFAULT_SEED,
+    cache: VectorCache | None = None,
+    use_cache: bool = True,
+    progress: Progress | None = None,
+) -> TrainingResult:
+    """Extract (or read cached) vectors for ``dataset`` and :func:`train` on them.
+
+    Raises
+    ------
+    DatasetError
+        When fewer than two usable files per class remain after skipping bad ones.
+    """
+    check_class_counts(dataset.counts(), what="audio")  # fail before decoding anything
+    vectors = extract_vectors(dataset, feature_set, clap=clap, cache=cache, use_cache=use_cache,
+                              progress=progress_span(progress, 0.0, EXTRACTION_SHARE))
+    try:
+        check_class_counts(vectors.counts())
+    except DatasetError as exc:
+        skipped = f"\n{skipped_summary(vectors.skipped)}" if vectors.skipped else ""
+        raise DatasetError(f"{exc}{skipped}") from None
+    result = train(vectors.X, vectors.y, feature_set, folds=folds, test_size=test_size, seed=seed,
+                   progress=progress_span(progress, EXTRACTION_SHARE, 1.0))
+    return replace(result, skipped=vectors.skipped, clap_checkpoint=vectors.clap_checkpoint)
+
+
+def save_model(result: TrainingResult, path: str | Path, *, dataset: str = "") -> dict:
+    """Write ``result``'s model and its card (metrics, counts, dataset, CLAP checkpoint); return the card.
+
+    See :func:`detector.layers.classifier.save_model`.
+    """
+    return write_model(result.model, path, result.feature_set, clap=result.clap_checkpoint, dataset=dataset,
+                       class_counts=dict(result.class_counts), metrics=result.metrics_dict())
+
+
+__all__ = ["EXTRACTION_SHARE", "TrainingResult", "save_model", "train", "train_dataset"]

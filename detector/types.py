@@ -1,0 +1,71 @@
+"""The bottom floor: result types and the progress protocol that every stage shares.
+
+Nothing here imports anything else from the detector, so every module may import it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+LABELS = ("human", "ai")
+"""Class names in class order: 0 is human, 1 is AI, so a model's P(class 1) is P(AI)."""
+
+
+class Progress(Protocol):
+    """A progress callback: ``progress(fraction, message)``.
+
+    ``fraction`` runs from 0 to 1 (the share of the work done); ``message`` says, for a
+    person, what is happening now, counters included ("3/10: song.mp3"). Every long
+    operation of the detector (decoding, embedding, training, batches, downloads) takes
+    one as its ``progress`` argument; the dashboard draws it as a bar, the CLI prints it.
+    """
+
+    def __call__(self, fraction: float, message: str) -> object: ...
+
+
+def no_progress(fraction: float, message: str) -> None:
+    """The :class:`Progress` that reports nowhere."""
+
+
+def progress_span(progress: Progress | None, start: float, stop: float) -> Progress:
+    """A :class:`Progress` for a sub-task that fills ``[start, stop]`` of ``progress``'s bar."""
+    if progress is None:
+        return no_progress
+    return lambda fraction, message: progress(start + (stop - start) * min(max(fraction, 0.0), 1.0), message)
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """One rule's vote: the feature, its value, the band it fell in and the delta."""
+
+    layer: str
+    feature: str
+    value: float
+    band: str
+    delta: float
+    threshold: float | None
+
+
+@dataclass(frozen=True)
+class LayerResult:
+    """One detection layer that ran: its score, features and rule contributions."""
+
+    name: str
+    score: float
+    features: dict[str, float]
+    base: float
+    contributions: tuple[Contribution, ...]
+    clip_adjustment: float = 0.0
+
+
+@dataclass(frozen=True)
+class SkippedLayer:
+    """A layer that did not run, why, and what the user can do about it."""
+
+    name: str
+    reason: str
+    how_to_enable: str
+
+
+__all__ = ["LABELS", "Contribution", "LayerResult", "Progress", "SkippedLayer", "no_progress", "progress_span"]
