@@ -59,7 +59,7 @@ buffers only; torch's allocator is not traced).
 
 The "straightforward" reference runs laion-clap's own forward window by window (batch 1,
 ``torch.no_grad``, torch's default threads) on the first ``--reference-windows`` windows;
-the cosine similarity of its embeddings to the optimised ones (``detector.htsat`` on
+the cosine similarity of its embeddings to the optimised ones (``detector.layers.clap.htsat`` on
 worker threads) must stay above 1 - 1e-4.
 """
 
@@ -136,7 +136,7 @@ def clap_main(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "random-HTSAT-base.pt")
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import sys; from detector.clap import write_random_checkpoint; "
+        subprocess.run([sys.executable, "-c", "import sys; from detector.layers.clap import write_random_checkpoint; "
                         "write_random_checkpoint(sys.argv[1], 'HTSAT-base', 0)", path],
                        check=True, cwd=PROJECT_ROOT)
         t1 = time.perf_counter()
@@ -252,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     clap_opts.add_argument("--clap", action="store_true", help="benchmark the CLAP layer instead")
     clap_opts.add_argument("--batch-size", type=int, default=None, help="windows per forward pass")
     clap_opts.add_argument("--threads", type=int, default=None,
-                           help="inference workers, one torch thread each (default: detector.clap.default_threads())")
+                           help="inference workers, one torch thread each (default: detector.layers.clap.default_threads())")
     clap_opts.add_argument("--reference-windows", type=int, default=2,
                            help="windows to embed the straightforward way for the comparison (0: skip)")
     args = parser.parse_args(argv)

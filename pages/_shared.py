@@ -8,20 +8,21 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import pandas as pd
 import streamlit as st
 
-from detector import AudioError, ProfileError, Thresholds, clap, extract, plots
-from detector.audio import sha256_of
-from detector.clap import ClapEncoder
-from detector.classifier import ModelError, TrainedModel, active_model_path, load_model
+from detector import AudioError, ProfileError, Thresholds, extract, plots
+from detector.analysis import analysis_profile
+from detector.audio import UPLOAD_TYPES, sha256_of
+from detector.features import TrackFeatures
+from detector.history import HistoryStore, StoreError, default_path, from_query, to_query
+from detector.layers import clap
+from detector.layers.clap import ClapEncoder
+from detector.layers.classifier import ModelError, TrainedModel, active_model_path, load_model
 from detector.lru import LruCache
-from detector.profiles import from_query, to_query
 from detector.report import DetectionReport
-from detector.service import TrackFeatures
-from detector.store import HistoryStore, StoreError, default_path, profile_id
+from detector.report.tables import contributions_table, segments_table
 
-AUDIO_TYPES = ["wav", "flac", "ogg", "opus", "mp3"]
+AUDIO_TYPES = list(UPLOAD_TYPES)
 MAX_SESSION_TRACKS = 64  # tracks one browser session keeps in memory for tuning
 
 
@@ -72,16 +73,16 @@ def load_track(data: bytes, name: str, label: str | None = None) -> TrackFeature
     with CLAP each window embedded. Raises :class:`AudioError` with a message for the user.
     """
     encoder = clap_encoder()
+    sha256 = sha256_of(data)
 
     def compute() -> TrackFeatures:
         bar = st.progress(0.0, text="Decoding…")
         try:
-            return extract(data, name=name, clap=encoder,
-                           progress=lambda fraction, stage: bar.progress(min(max(fraction, 0.0), 1.0), text=stage))
+            return extract(data, name=name, clap=encoder, sha256=sha256, progress=progress_bar(bar))
         finally:
             bar.empty()
 
-    track = feature_cache().get_or_compute((sha256_of(data), name, encoder.sha256 if encoder else None), compute)
+    track = feature_cache().get_or_compute((sha256, name, encoder.sha256 if encoder else None), compute)
     loaded = st.session_state.setdefault("tracks", {})
     if track.sha256 in loaded:
         loaded[track.sha256].label = label or loaded[track.sha256].label
@@ -122,11 +123,14 @@ def active_model() -> TrainedModel | None:
     return None
 
 
+def progress_bar(bar):
+    """A :class:`detector.types.Progress` that moves ``bar`` (an ``st.progress``)."""
+    return lambda fraction, message: bar.progress(min(max(fraction, 0.0), 1.0), text=message[:120])
+
+
 def active_profile() -> str:
     """The history key of the active settings: the thresholds and the identity of the active models."""
-    model, encoder = active_model(), clap_encoder()
-    components = {"clap": encoder.sha256} if encoder else {}
-    return profile_id(thresholds(), {**components, **({"classifier": model.sha256} if model else {})})
+    return analysis_profile(thresholds(), clap=clap_encoder(), model=active_model())
 
 
 def remember(report: DetectionReport) -> None:
@@ -223,16 +227,12 @@ def render_report(report: DetectionReport, active: Thresholds, track: TrackFeatu
         st.caption("Green: looks human · grey: neutral · orange: mildly AI · red: strongly AI. "
                    "The diamond is this track. Tune the bands on the Tune page.")
         st.plotly_chart(plots.feature_bands(heuristic, active), width="stretch", key=f"{key}-bands")
-        st.dataframe(pd.DataFrame([{"layer": c.layer, "feature": plots.label(c.feature), "value": c.value,
-                                    "band": c.band, "threshold crossed": c.threshold, "step": c.delta}
-                                   for c in heuristic]), hide_index=True, width="stretch")
+        st.dataframe(contributions_table(report), hide_index=True, width="stretch")
     if track is not None:
         st.subheader("Where in the track")
         st.plotly_chart(plots.track_overview(track.frames, report.segments, active.decision), width="stretch",
                         key=f"{key}-overview")
-    segments = pd.DataFrame([{"index": s.index, "start_s": s.start, "end_s": s.end, "score": s.score,
-                              **{f"{k}_score": v for k, v in getattr(s, "layer_scores", {}).items()}, **s.features}
-                             for s in report.segments])
+    segments = segments_table(report)
     if track is None and not segments.empty:
         st.subheader("Score per segment")
         st.bar_chart(segments, x="start_s", y="score")
@@ -244,6 +244,6 @@ def render_report(report: DetectionReport, active: Thresholds, track: TrackFeatu
                        key=f"{key}-csv")
 
 
-__all__ = ["AUDIO_TYPES", "Loaded", "active_model", "clap_encoder", "active_profile", "audio_error", "history", "load_track",
-           "md_text", "read_upload", "remember", "render_report", "session_tracks",
+__all__ = ["AUDIO_TYPES", "Loaded", "active_model", "active_profile", "audio_error", "clap_encoder", "history",
+           "load_track", "md_text", "progress_bar", "read_upload", "remember", "render_report", "session_tracks",
            "set_thresholds", "sync_query", "thresholds"]

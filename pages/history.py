@@ -1,17 +1,13 @@
 """Analyse many tracks at once, and browse, reopen, compare and export every past analysis."""
 
-from dataclasses import asdict
-
-import pandas as pd
 import streamlit as st
 
 from detector import plots
-from detector.batch import analyze_batch
-from detector.store import StoreError
-from detector.tuning import compare_table
-from pages._shared import (AUDIO_TYPES, active_model, active_profile, clap_encoder, history, md_text, read_upload,
-                           render_report,
-                           session_tracks, thresholds)
+from detector.history import StoreError, export_csv, rows_table
+from detector.jobs import analyze_batch
+from detector.report.tables import compare_table
+from pages._shared import (AUDIO_TYPES, active_model, active_profile, clap_encoder, history, md_text, progress_bar,
+                           read_upload, render_report, session_tracks, thresholds)
 
 st.title("Batch & history")
 active = thresholds()
@@ -26,8 +22,8 @@ uploads = st.file_uploader("Tracks", type=AUDIO_TYPES, accept_multiple_files=Tru
 if st.button("Analyse and add to the history", disabled=not uploads, type="primary"):
     items = [(u.name, data) for u in uploads if (data := read_upload(u)) is not None]
     bar = st.progress(0.0, text="Starting…")
-    result = analyze_batch(items, store=store, thresholds=active, profile=active_profile(), model=active_model(), clap=clap_encoder(),
-                           progress=lambda done, total, name: bar.progress(done / total, text=f"{done}/{total}: {name}"))
+    result = analyze_batch(items, store=store, thresholds=active, profile=active_profile(), model=active_model(),
+                           clap=clap_encoder(), progress=progress_bar(bar))
     bar.progress(1.0, text=f"Done: {result.analysed} analysed, {result.reused} already in the history, "
                            f"{len(result.failures)} could not be analysed.")
     for name, message in result.failures:
@@ -44,14 +40,14 @@ verdict = f2.selectbox("Verdict", ["any", "AI", "human"], key="history:verdict")
 low, high = f3.slider("Score between", 0.0, 1.0, (0.0, 1.0), step=0.01, key="history:score")
 rows = store.rows(search=search or None, verdict=None if verdict == "any" else verdict, min_score=low,
                   max_score=high)
-table = pd.DataFrame([asdict(r) for r in rows])
+table = rows_table(rows)
 st.caption(f"{len(rows)} of {total} analyses. Click a column header to sort.")
 if table.empty:
     st.stop()
 st.dataframe(table, hide_index=True, width="stretch",
              column_config={"score": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f"),
                             "sha256": st.column_config.TextColumn(width="small")})
-st.download_button("Export these rows (CSV)", store.export_csv(rows), "history.csv", "text/csv")
+st.download_button("Export these rows (CSV)", export_csv(rows), "history.csv", "text/csv")
 
 ids = {f"#{r.id} {r.source_name} ({r.score:.2f}, {r.created_at[:16].replace('T', ' ')})": r.id for r in rows}
 opened = st.selectbox("Open an analysis", ["—", *ids], key="history:open")

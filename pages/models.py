@@ -4,14 +4,13 @@ from pathlib import Path
 
 import streamlit as st
 
-from detector import clap, plots
-from detector.classifier import ModelError, activate, save_model, train_dataset
-from detector.config import data_dir
-from detector.dataset import DatasetError, load_dataset, skipped_summary
-from detector.heuristics import ProfileError
-from detector.profiles import check_name
-from detector.vectors import FeatureSetUnavailable, resolve_feature_set
-from pages._shared import active_model, clap_encoder, md_text
+from detector import ProfileError, plots
+from detector.features import FeatureSetUnavailable, resolve_feature_set
+from detector.history import check_name
+from detector.layers import clap
+from detector.layers.classifier import ModelError, activate, card_summary, models_dir, saved_models
+from detector.training import DatasetError, load_dataset, save_model, skipped_summary, train_dataset
+from pages._shared import active_model, clap_encoder, md_text, progress_bar
 
 st.title("Models")
 
@@ -64,9 +63,7 @@ if model is None:
             "labelled tracks (or `python -m detector train DATA --out model.skops`), then activate it.")
 else:
     card = model.card
-    st.success(f"**Active: {model.name}** · feature set {card['feature_set']['version']} · trained "
-               f"{card['trained_at'][:16].replace('T', ' ')} UTC on {card['class_counts']['human']} human and "
-               f"{card['class_counts']['ai']} AI tracks · SHA-256 {model.sha256[:12]}…")
+    st.success(f"**Active: {md_text(model.name)}** · {card_summary(card)} · SHA-256 {model.sha256[:12]}…")
     for warning in model.warnings:
         st.warning(warning)
     st.caption("Its P(AI) is the final score; the heuristic layers are still shown beside it. "
@@ -78,11 +75,11 @@ else:
     c3.metric("CV F1", f"{cv['f1']:.3f}")
     st.button("Stop using this classifier", on_click=_activate, args=(None,))
 
-models_dir = data_dir() / "models"
-saved = sorted(models_dir.glob("*.skops")) if models_dir.is_dir() else []
+saved = {m.name: m for m in saved_models()}
 if saved:
-    choice = st.selectbox("Models on this server", [p.name for p in saved], key="models:choice")
-    st.button("Activate", on_click=_activate, args=(models_dir / choice,))
+    choice = st.selectbox("Models on this server", list(saved), key="models:choice")
+    st.caption(md_text(saved[choice].summary()))
+    st.button("Activate", on_click=_activate, args=(saved[choice].path,))
 
 st.subheader("Train a classifier")
 st.caption("Point at a folder on this server with `human/` and `ai/` subfolders (nested folders are fine), or at a "
@@ -108,10 +105,8 @@ if submitted:
             st.info(note)
         bar = st.progress(0.0, text="Extracting features…")
         result = train_dataset(dataset, feature_set, clap=encoder, folds=int(folds), test_size=float(test_size),
-                               progress=lambda done, total, msg: bar.progress(min(done / max(total, 1), 1.0),
-                                                                              text=msg[:120]))
-        path = models_dir / f"{name}.skops"
-        models_dir.mkdir(parents=True, exist_ok=True)
+                               progress=progress_bar(bar))
+        path = models_dir() / f"{name}.skops"
         save_model(result, path, dataset=str(dataset.source))
         bar.progress(1.0, text=f"Saved {path.name}.")
     except (DatasetError, FeatureSetUnavailable, ProfileError) as exc:

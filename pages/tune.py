@@ -1,18 +1,18 @@
 """Tune the heuristic thresholds and watch every loaded track's score move."""
 
-import pandas as pd
 import streamlit as st
 
 from detector import AudioError, ProfileError, Thresholds, plots
-from detector.heuristics import EMBEDDING_RULES, SPECTRAL_RULES, Rule
-from detector.profiles import ProfileLibrary
-from detector.tuning import evaluate, feature_table, rescore, slider_range
+from detector.analysis.tuning import compare_profiles, evaluate, slider_range
+from detector.history import ProfileLibrary
+from detector.layers.heuristics import EMBEDDING_RULES, SPECTRAL_RULES, STEP_FIELDS, THRESHOLD_FIELDS, Rule
+from detector.report.tables import feature_label, feature_table
 from pages._shared import (AUDIO_TYPES, load_track, md_text, read_upload, session_tracks, set_thresholds,
                            thresholds)
 
 GLOBALS = {"base": "Starting score", "decision": "Decision line (AI above)", "floor": "Lowest score",
            "ceiling": "Highest score"}
-FIELDS = ("ai_threshold", "mild_threshold", "human_threshold", "ai_step", "mild_step", "human_step")
+FIELDS = THRESHOLD_FIELDS + STEP_FIELDS
 library = ProfileLibrary()
 
 
@@ -128,7 +128,7 @@ if not loaded:
 
 def _rule_controls(name: str, rule: Rule, active: Thresholds) -> None:
     lo, hi, step = slider_range(name, active)
-    st.markdown(f"**{plots.label(name)}** · AI when *{rule.ai_when}*")
+    st.markdown(f"**{feature_label(name)}** · AI when *{rule.ai_when}*")
     for field, text in (("ai_threshold", "strong AI beyond"), ("mild_threshold", "mild AI beyond"),
                         ("human_threshold", "human beyond")):
         if getattr(rule, field) is not None:
@@ -161,14 +161,9 @@ def tuner() -> None:
 
     with results:
         tracks = list(loaded.values())
-        before = rescore([t.track for t in tracks], st.session_state.get("baseline", Thresholds()))
-        after = rescore([t.track for t in tracks], active)
-        names = [t.track.source_name for t in tracks]
-        table = pd.DataFrame({"track": names, "label": [t.label or "unlabelled" for t in tracks],
-                              "before": [r.score for r in before], "after": [r.score for r in after],
-                              "verdict": [r.verdict for r in after]})
-        table["change"] = table["after"] - table["before"]
-        st.plotly_chart(plots.score_changes(names, table["before"], table["after"], active.decision),
+        table, after = compare_profiles([t.track for t in tracks], [t.label for t in tracks],
+                                        st.session_state.get("baseline", Thresholds()), active)
+        st.plotly_chart(plots.score_changes(table["track"], table["before"], table["after"], active.decision),
                         width="stretch")
         st.dataframe(table, hide_index=True, width="stretch",
                      column_config={c: st.column_config.NumberColumn(format="%.3f") for c in ("before", "after", "change")})
@@ -177,12 +172,12 @@ def tuner() -> None:
             result = evaluate(table.loc[is_labelled, "after"], table.loc[is_labelled, "label"], active.decision)
             m1, m2, m3 = st.columns(3)
             m1.metric("Accuracy", f"{result.accuracy:.0%}")
-            m2.metric("ROC AUC", "needs both classes" if result.auc is None else f"{result.auc:.3f}")
-            m3.metric("Labelled tracks", f"{result.n_human} human · {result.n_ai} AI")
+            m2.metric("ROC AUC", "needs both classes" if result.roc_auc is None else f"{result.roc_auc:.3f}")
+            m3.metric("Labelled tracks", f"{result.class_counts['human']} human · {result.class_counts['ai']} AI")
             c1, c2 = st.columns(2)
-            c1.plotly_chart(plots.confusion_figure(result.confusion), width="stretch")
-            if result.auc is not None:
-                c2.plotly_chart(plots.roc_figure(result.fpr, result.tpr, result.auc), width="stretch")
+            c1.plotly_chart(plots.confusion_figure(result.confusion_matrix), width="stretch")
+            if result.roc_auc is not None:
+                c2.plotly_chart(plots.roc_figure(result.roc_fpr, result.roc_tpr, result.roc_auc), width="stretch")
         else:
             st.caption("Label tracks (upload them as human-made or AI-generated above) to see accuracy, "
                        "a confusion matrix and a ROC curve.")

@@ -42,6 +42,30 @@ def encode(samples, sr=SR, fmt="WAV", subtype=None) -> bytes:
     return buf.getvalue()
 
 
+class _Counting:
+    """Counts the bytes read through ``read`` and ``readinto`` (libsndfile uses the latter)."""
+
+    bytes_read = 0
+
+    def read(self, size=-1):
+        data = super().read(size)
+        self.bytes_read += len(data)
+        return data
+
+    def readinto(self, buffer):
+        n = super().readinto(buffer)
+        self.bytes_read += n or 0
+        return n
+
+
+class CountingFile(_Counting, io.FileIO):
+    """A file on disk that counts the bytes read from it."""
+
+
+class CountingBytes(_Counting, io.BytesIO):
+    """Bytes in memory that count the bytes read from them."""
+
+
 @pytest.fixture
 def wav_bytes():
     return encode(tone(seconds=3.0) + noise(seconds=3.0, amp=0.05))
@@ -63,14 +87,14 @@ def data_dir(request, tmp_path, monkeypatch):
 @pytest.fixture(scope="session")
 def tiny_ckpt(tmp_path_factory):
     """A random HTSAT-tiny checkpoint in LAION's file layout (no real weights exist here)."""
-    from detector.clap import write_random_checkpoint
+    from detector.layers.clap import write_random_checkpoint
 
     return write_random_checkpoint(tmp_path_factory.mktemp("clap") / "random-tiny.pt", "HTSAT-tiny", seed=0)
 
 
 @pytest.fixture(scope="session")
 def encoder(tiny_ckpt):
-    """:func:`detector.clap.load_encoder` on ``tiny_ckpt``, the way users load a checkpoint."""
-    from detector.clap import load_encoder
+    """:func:`detector.layers.clap.load_encoder` on ``tiny_ckpt``, the way users load a checkpoint."""
+    from detector.layers.clap import load_encoder
 
     return load_encoder(tiny_ckpt)

@@ -19,16 +19,17 @@ import pytest
 import skops.io as sio
 import soundfile as sf
 
-import detector.service
+import detector.analysis.extraction
 from detector import AudioError, analyze, extract, score
-from detector.__main__ import main
-from detector.classifier import (
-    ALLOWED_TYPES, ModelError, activate, active_model_path, build_pipeline, card_path, evaluate, extract_vectors,
-    load_model, save_model, train, train_dataset,
+from detector.cli import main
+from detector.layers.classifier import (
+    ALLOWED_TYPES, ModelError, activate, active_model_path, build_pipeline, card_path, load_model,
 )
-from detector.dataset import load_dataset
-from detector.service import NO_CLASSIFIER
-from detector.vectors import CLAP, SPECTRAL, FeatureSetUnavailable, VectorCache
+from detector.training import evaluate, extract_vectors, save_model, train, train_dataset
+from detector.training.dataset import load_dataset
+from detector.analysis import NO_CLASSIFIER
+from detector.features.vectors import CLAP, SPECTRAL, FeatureSetUnavailable
+from detector.training import VectorCache
 
 SR = 22050
 
@@ -105,7 +106,7 @@ def test_training_through_the_cli(trained, dataset_dir):
     assert [Path(s["path"]).name for s in metrics["skipped"]] == ["broken.wav"]
     assert "not a readable audio file" in metrics["skipped"][0]["reason"]
     assert "1 file(s) skipped" in err and "broken.wav" in err
-    assert "[21/21]" in err and "CLAP is not available" in err
+    assert "21/21: features of" in err and "CLAP is not available" in err
 
 
 def test_model_card(trained):
@@ -135,7 +136,7 @@ def test_retraining_reads_the_cache_and_reloads_identically(trained, dataset_dir
         calls.append(args)
         raise AudioError("decode was called")
 
-    monkeypatch.setattr(detector.service, "decode", no_decode)
+    monkeypatch.setattr(detector.analysis.extraction, "decode", no_decode)
     ds = load_dataset(dataset_dir)
     vectors = extract_vectors(ds, SPECTRAL)
     assert vectors.cache_hits == 20 and len(calls) == 1  # only the broken file, which is never cached
@@ -150,6 +151,7 @@ def test_retraining_reads_the_cache_and_reloads_identically(trained, dataset_dir
     assert np.array_equal(load_model(tmp_path / "again.skops").predict_proba(vectors.X), p_fresh)
 
 
+@pytest.mark.slow
 def test_training_in_a_subprocess(trained, dataset_dir, data_env, tmp_path):
     import os
 
@@ -258,6 +260,7 @@ def test_scikit_learn_version_change_warns(model_copy):
     assert model.warnings and "Retrain" in model.warnings[0]
 
 
+@pytest.mark.slow
 def test_clap_model_needs_clap_features(tmp_path, trained):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((8, 512))
@@ -378,7 +381,7 @@ def test_pipeline_shape():
 
 
 def test_spectral_vector_follows_its_names(tmp_path):
-    from detector.vectors import spectral_vector
+    from detector.features.vectors import spectral_vector
 
     track = extract(tone_wav(tmp_path))
     vec = dict(zip(SPECTRAL.names, spectral_vector(track)))
@@ -393,7 +396,7 @@ def fake_clap(track, checkpoint_sha256="c" * 64, seed=0):
     from dataclasses import replace
 
     from detector.features import embedding_stats
-    from detector.service import ClapFeatures
+    from detector.features import ClapFeatures
 
     v = np.random.default_rng(seed).standard_normal(512).astype(np.float32)
     v /= np.linalg.norm(v)
@@ -404,10 +407,11 @@ def fake_clap(track, checkpoint_sha256="c" * 64, seed=0):
 
 
 def test_clap_vectors_are_extracted_with_the_encoder_and_cached_per_checkpoint(dataset_dir, tmp_path, monkeypatch):
-    import detector.classifier as clf
+    import detector.training.vectors as clf
 
-    class Encoder:
-        checkpoint, checkpoint_sha256 = "music.pt", "c" * 64
+    class Encoder:  # the seam's real types: ClapEncoder.checkpoint is a Path, .name its file name
+        checkpoint, checkpoint_sha256 = Path("/models/music.pt"), "c" * 64
+        name = checkpoint.name
 
     seen, base = [], extract(tone_wav(tmp_path))
 
@@ -435,3 +439,17 @@ def test_duplicate_audio_is_skipped(tmp_path, data_env):
     assert vectors.counts() == {"human": 3, "ai": 1}  # human/ is listed first, so the ai copy is the duplicate
     (dup,) = vectors.skipped
     assert dup.path.endswith("ai01.flac") and "the same audio as copy.flac" in dup.reason
+
+
+@pytest.mark.slow
+def test_training_twice_with_a_real_clap_encoder_saves_both_times(encoder, tmp_path, data_env):
+    """Regression: with every CLAP vector cached, the card got the encoder's Path and json.dumps failed."""
+    data = write_dataset(tmp_path / "d", n=3)
+    card_files = []
+    for run in range(2):
+        result = train_dataset(load_dataset(data), CLAP, clap=encoder, folds=2, test_size=0)
+        card = save_model(result, tmp_path / f"clap-{run}.skops")
+        card_files.append(json.loads(card_path(tmp_path / f"clap-{run}.skops").read_text()))
+        assert card["clap"] == {"checkpoint": encoder.name, "checkpoint_sha256": encoder.sha256}
+    assert card_files[0]["clap"] == card_files[1]["clap"]
+    assert load_model(tmp_path / "clap-1.skops").feature_set is CLAP

@@ -5,7 +5,9 @@ import sys
 import pytest
 from conftest import encode, noise, tone
 
-from detector.heuristics import Thresholds
+from detector.layers.heuristics import Thresholds
+
+pytestmark = pytest.mark.slow  # each test starts a Python subprocess
 
 
 def run(*args):

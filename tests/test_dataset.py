@@ -1,7 +1,8 @@
 import pytest
 
-from detector.dataset import DatasetError, check_class_counts, load_dataset, skipped_summary
-from detector.vectors import CLAP, SPECTRAL, FeatureSetUnavailable, cache_key, get_feature_set, resolve_feature_set
+from detector.training.dataset import DatasetError, check_class_counts, load_dataset, skipped_summary
+from detector.features.vectors import CLAP, SPECTRAL, FeatureSetUnavailable, get_feature_set, resolve_feature_set
+from detector.training import cache_key
 
 
 def touch(path, data=b"x"):

@@ -4,9 +4,9 @@ import pytest
 import scipy.stats
 from conftest import chirp, clicks, noise, tone
 
-from detector.features import (
+from detector.features.embedding import embedding_stats
+from detector.features.spectral import (
     SAMPLE_RATE,
-    embedding_stats,
     reference_spectral_summary,
     spectral_contrast,
     spectral_frames,

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from detector.heuristics import (
+from detector.layers.heuristics import (
     EMBEDDING_RULES,
     SPECTRAL_RULES,
     ProfileError,

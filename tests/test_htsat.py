@@ -1,4 +1,4 @@
-"""The fast HTSAT pass (``detector.htsat``) against laion-clap's own forward and helpers,
+"""The fast HTSAT pass (``detector.layers.clap.htsat``) against laion-clap's own forward and helpers,
 and the encoder's batching over worker threads."""
 
 from __future__ import annotations
@@ -15,9 +15,12 @@ torch = pytest.importorskip("torch")
 if importlib.util.find_spec("laion_clap") is None:  # never `import laion_clap`: its __init__ needs the network
     pytest.skip("laion-clap is not installed", allow_module_level=True)
 
-from detector import clap, htsat  # noqa: E402
+from detector.layers import clap
+from detector.layers.clap import htsat, laion  # noqa: E402
 
 from conftest import music  # noqa: E402
+
+pytestmark = pytest.mark.slow  # laion-clap's forward on generated checkpoints
 
 PACKINGS = [False] + ([True] if htsat.onednn_linear_ok() else [])
 
@@ -25,7 +28,7 @@ PACKINGS = [False] + ([True] if htsat.onednn_linear_ok() else [])
 @pytest.fixture(scope="module")
 def laion_htsat():
     """laion-clap's ``clap_module/htsat.py`` (imported with the model, without the network)."""
-    clap._laion_model_module()
+    laion.laion_model_module()
     return sys.modules["laion_clap.clap_module.htsat"]
 
 
@@ -123,9 +126,11 @@ def test_workers_are_deterministic_and_report_progress_on_the_calling_thread(tin
     x = clap.windows(music(61.0))  # 7 windows -> 4 batches on 2 workers
     calls = []
     threads_before = torch.get_num_threads()
-    first = enc.embed_windows(x, progress=lambda done, total: calls.append((done, total, threading.get_ident())))
+    first = enc.embed_windows(x, progress=lambda fraction, message: calls.append((fraction, message,
+                                                                                  threading.get_ident())))
     assert torch.get_num_threads() == threads_before
-    assert [c[:2] for c in calls] == [(d, 7) for d in sorted(c[0] for c in calls)] and calls[-1][0] == 7
+    done = sorted(int(c[1].split("(")[1].split("/")[0]) for c in calls)
+    assert [c[:2] for c in calls] == [(d / 7, f"CLAP embeddings ({d}/7 windows)") for d in done] and done[-1] == 7
     assert len(calls) == 4 and {c[2] for c in calls} == {threading.get_ident()}
     assert np.array_equal(first, enc.embed_windows(x))
     assert enc.embed_windows(x[:0]).shape == (0, clap.EMBED_DIM)  # no windows: nothing to run, no error
@@ -138,7 +143,7 @@ def test_a_failing_progress_callback_stops_cleanly(tiny_ckpt):
     x = clap.windows(music(40.0))
     threads_before = torch.get_num_threads()
 
-    def stop(done, total):
+    def stop(fraction, message):
         raise KeyboardInterrupt("the user left the page")
 
     with pytest.raises(KeyboardInterrupt):

@@ -4,7 +4,7 @@ from conftest import chirp, encode, noise, tone
 from streamlit.testing.v1 import AppTest
 
 from detector import Thresholds
-from detector.profiles import to_query
+from detector.history.profiles import to_query
 
 TIMEOUT = 120
 
@@ -147,7 +147,7 @@ def test_batch_history_open_compare_and_survive_a_restart():
 
 
 def test_analyse_keeps_the_report_in_the_history(data_dir):
-    from detector.store import HistoryStore
+    from detector.history import HistoryStore
 
     at = _dashboard()
     at.file_uploader[0].upload("kept.wav", _song(), "audio/wav").run()

@@ -7,7 +7,7 @@ import zlib
 import pytest
 
 from detector import ProfileError, Thresholds
-from detector.profiles import MAX_QUERY_CHARS, ProfileLibrary, check_name, from_query, to_query
+from detector.history.profiles import MAX_QUERY_CHARS, ProfileLibrary, check_name, from_query, to_query
 
 
 def test_defaults_need_no_token_and_a_change_round_trips():

@@ -6,7 +6,7 @@ import pytest
 from conftest import encode, noise, tone
 
 from detector import AudioError, DetectionReport, Thresholds, analyze, extract, score
-from detector.service import segment_bounds
+from detector.features.track import segment_bounds
 
 
 @pytest.fixture(scope="module")

@@ -7,12 +7,14 @@ import threading
 import pytest
 from conftest import encode, noise, tone
 
-from detector.heuristics import Thresholds
+from detector.layers.heuristics import Thresholds
 from detector.report import SCHEMA_VERSION as REPORT_SCHEMA
-from detector.service import analyze
-from detector.store import (
+from detector.analysis import analyze
+from detector.analysis import profile_id
+from detector.history import (
+    export_csv,
     SCHEMA_VERSION, HistoryRow, HistoryStore, NotAHistoryDatabaseError, ReportUnreadableError,
-    RowNotFoundError, SchemaTooNewError, StoreError, profile_id,
+    RowNotFoundError, SchemaTooNewError, StoreError,
 )
 
 P = "p" * 16
@@ -217,7 +219,7 @@ def test_reports_of_other_schema_versions(store, report):
 def test_export_csv(store, report):
     store.put(make(report, 1, 0.7, name="=cmd|calc.wav"), P)
     store.put(make(report, 2, 0.2, name="plain, with comma.wav"), P)
-    lines = HistoryStore.export_csv(store.rows()).splitlines()
+    lines = export_csv(store.rows()).splitlines()
     assert lines[0] == ("id,created_at,source_name,sha256,profile,score,verdict,is_ai,decided_by,duration,"
                         "format,report_schema")
     assert '"plain, with comma.wav"' in lines[1] and ",0.2,Likely human-made,False," in lines[1]

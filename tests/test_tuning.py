@@ -5,21 +5,22 @@ import pytest
 from conftest import encode, noise, tone
 
 from detector import Thresholds, extract, plots
-from detector.tuning import evaluate, feature_table, rescore, slider_range
+from detector.analysis.tuning import evaluate, rescore, slider_range
+from detector.report.tables import feature_table
 
 
 def test_evaluate_known_answers():
     result = evaluate([0.2, 0.4, 0.6, 0.9], ["human", "ai", "ai", "ai"], decision=0.5)
-    assert (result.n_human, result.n_ai) == (1, 3)
+    assert result.class_counts == {"human": 1, "ai": 3}
     assert result.accuracy == pytest.approx(0.75)
-    assert result.confusion.tolist() == [[1, 0], [1, 2]]  # rows true human/ai, columns predicted
-    assert result.auc == pytest.approx(1.0)  # every AI track scores above every human one
-    assert result.fpr[0] == 0 and result.tpr[-1] == 1
+    assert result.confusion_matrix == [[1, 0], [1, 2]]  # rows true human/ai, columns predicted
+    assert result.roc_auc == pytest.approx(1.0)  # every AI track scores above every human one
+    assert result.roc_fpr[0] == 0 and result.roc_tpr[-1] == 1 and result.threshold == 0.5
 
 
 def test_evaluate_one_class_has_no_roc_and_bad_labels_are_refused():
     result = evaluate([0.7, 0.8], ["ai", "ai"], 0.5)
-    assert result.accuracy == 1.0 and result.auc is None and result.fpr is None
+    assert result.accuracy == 1.0 and result.roc_auc is None and result.roc_fpr is None
     with pytest.raises(ValueError, match="'robot'"):
         evaluate([0.5], ["robot"], 0.5)
     with pytest.raises(ValueError, match="No labelled"):

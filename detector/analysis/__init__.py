@@ -15,9 +15,9 @@ from ..layers.clap import ClapEncoder
 from ..layers.heuristics import Thresholds
 from ..report import DetectionReport
 from ..types import Progress
-from .extract import extract
+from .extraction import extract
 from .profile import analysis_profile, profile_id
-from .score import NO_CLASSIFIER, Classifier, score, verdict
+from .scoring import NO_CLASSIFIER, Classifier, score, verdict
 
 
 def analyze(

@@ -72,14 +72,24 @@ def analysis_profile(
 
     A component that is off (None) or at its default is left out, so a profile id
     stays the same when a new optional component is introduced.
+
+    Raises
+    ------
+    ValueError
+        For a component whose identity (SHA-256) cannot be read: reusing a stored
+        analysis of a different model would be wrong.
     """
     components = {}
     if float(segment_seconds) != DEFAULT_SEGMENT_SECONDS:
         components["segment_seconds"] = repr(float(segment_seconds))
-    if clap is not None:
-        components["clap"] = clap.checkpoint_sha256
-    if model is not None:
-        components["classifier"] = model.sha256
+    for key, component, attribute in (("clap", clap, "checkpoint_sha256"), ("classifier", model, "sha256")):
+        if component is None:
+            continue
+        ident = getattr(component, attribute, None)
+        if not isinstance(ident, str):
+            raise ValueError(f"Cannot tell which {key} component this is (it has no {attribute}), so stored "
+                             "analyses cannot be matched to it.")
+        components[key] = ident
     return profile_id(thresholds, components)
 
 

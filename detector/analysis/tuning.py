@@ -15,7 +15,7 @@ from ..features.track import TrackFeatures
 from ..layers.heuristics import Thresholds
 from ..metrics import Metrics, as_targets, compute_metrics
 from ..report import DetectionReport
-from .score import score
+from .scoring import score
 
 
 def rescore(tracks: Iterable[TrackFeatures], thresholds: Thresholds) -> list[DetectionReport]:

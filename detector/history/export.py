@@ -1,12 +1,20 @@
-"""History rows as CSV, safe to open in a spreadsheet."""
+"""History rows as a table and as CSV, safe to open in a spreadsheet."""
 
 from __future__ import annotations
 
 import csv
 import io
 from collections.abc import Iterable
+from dataclasses import asdict
+
+import pandas as pd
 
 from .store import ROW_COLUMNS, HistoryRow
+
+
+def rows_table(rows: Iterable[HistoryRow]) -> pd.DataFrame:
+    """One row per stored analysis, with the columns of :class:`HistoryRow`."""
+    return pd.DataFrame([asdict(r) for r in rows], columns=list(ROW_COLUMNS))
 
 
 def export_csv(rows: Iterable[HistoryRow]) -> str:
@@ -29,4 +37,4 @@ def export_csv(rows: Iterable[HistoryRow]) -> str:
     return out.getvalue()
 
 
-__all__ = ["export_csv"]
+__all__ = ["export_csv", "rows_table"]

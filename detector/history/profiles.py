@@ -1,6 +1,6 @@
 """Named threshold profiles on disk, and a compact form for URLs.
 
-A profile is a complete :class:`~detector.heuristics.Thresholds` in JSON. Named
+A profile is a complete :class:`~detector.layers.heuristics.Thresholds` in JSON. Named
 profiles live in ``data_dir()/profiles/<name>.json``. For links, :func:`to_query`
 packs only the numbers that differ from the defaults (JSON, zlib, URL-safe base64),
 so a shared URL reproduces the profile without any file.

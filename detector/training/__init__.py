@@ -8,8 +8,8 @@ from .dataset import (
     DEFAULT_FOLDS, DEFAULT_TEST_SIZE, Dataset, DatasetError, LabelledFile, SkippedFile, check_class_counts,
     load_dataset, skipped_summary,
 )
-from .evaluate import EvaluationResult, evaluate
-from .train import TrainingResult, save_model, train, train_dataset
+from .evaluation import EvaluationResult, evaluate
+from .fitting import TrainingResult, save_model, train, train_dataset
 from .vectors import VectorCache, VectorSet, cache_key, extract_vectors
 
 __all__ = [

@@ -94,7 +94,7 @@ FAST_PATH_MIN_COSINE = 1 - 1e-5
 
 
 def _fast_path(modules: "torch.nn.ModuleDict") -> tuple["FastHTSAT | None", str]:
-    """:class:`detector.htsat.FastHTSAT` for ``modules`` if it matches laion-clap's forward here.
+    """:class:`detector.layers.clap.htsat.FastHTSAT` for ``modules`` if it matches laion-clap's forward here.
 
     Both run on a fixed probe (one full window and one repeat-padded one); any window's
     cosine below ``FAST_PATH_MIN_COSINE`` keeps laion-clap's own forward, and says so.
@@ -123,7 +123,7 @@ def _fast_path(modules: "torch.nn.ModuleDict") -> tuple["FastHTSAT | None", str]
 class ClapEncoder:
     """A loaded CLAP audio encoder, safe to share between threads (inference is locked).
 
-    ``fast`` is the :class:`detector.htsat.FastHTSAT` pass through the same modules, or
+    ``fast`` is the :class:`detector.layers.clap.htsat.FastHTSAT` pass through the same modules, or
     ``None`` to use laion-clap's own forward; ``note`` says which runs and why.
     """
 

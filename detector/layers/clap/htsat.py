@@ -20,7 +20,7 @@ same arithmetic, organised for inference:
   laion-clap's ``avgpool`` over the regrouped tokens computes.
 
 The result equals laion-clap's forward up to float32 rounding; ``tests/test_clap.py``
-checks it (cosine > 1 - 1e-6) and :func:`detector.clap.load_encoder` re-checks it on
+checks it (cosine > 1 - 1e-6) and :func:`detector.layers.clap.load_encoder` re-checks it on
 every checkpoint it loads.
 """
 
