@@ -490,3 +490,28 @@ def test_models_page_says_why_clap_is_off(monkeypatch):
     at.switch_page("pages/models.py").run()
     assert not at.exception
     assert "The CLAP layer is off" in at.info[0].value and "models/clap" in at.info[0].value
+
+
+_WITHOUT_TORCHVISION = """
+import sys
+import torch
+from detector.layers.clap import laion
+model = laion.laion_model_module()
+assert hasattr(model, "CLAP")
+assert not any(m == "torchvision" or m.startswith("torchvision.") for m in sys.modules), "stand-in left behind"
+from laion_clap.clap_module.utils import freeze_batch_norm_2d
+try:
+    freeze_batch_norm_2d(torch.nn.BatchNorm2d(2))
+except ImportError as exc:
+    print("refused:", exc)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("torchvision") is not None, reason="torchvision is installed")
+def test_laion_model_imports_without_torchvision():
+    """requirements.in leaves torchvision out: laion-clap's model imports through a stand-in
+    that is gone afterwards, and the one function that needs torchvision says so."""
+    out = subprocess.run([sys.executable, "-c", _WITHOUT_TORCHVISION], cwd=ROOT, capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.startswith("refused: torchvision is not installed")

@@ -8,7 +8,9 @@ with it RoBERTa and any network access, is never built.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import importlib.machinery
 import importlib.util
 import json
 import os
@@ -17,7 +19,7 @@ import types
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .checkpoint import how_to_enable
 from .errors import CheckpointError
@@ -45,6 +47,8 @@ def laion_model_module() -> types.ModuleType:
     ``model.py`` itself only needs htsat/pann/timm/utils (and transformers' classes, which
     it imports but does not instantiate for a "transformer" text config), so both parent
     packages are put in ``sys.modules`` as bare packages for the duration of the import.
+    Without torchvision installed (requirements.in leaves it out), ``clap_module/utils.py``
+    is imported first with :func:`_torchvision_stand_in` in place.
     """
     name = "laion_clap.clap_module.model"
     if name in sys.modules:
@@ -63,10 +67,49 @@ def laion_model_module() -> types.ModuleType:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            if importlib.util.find_spec("torchvision") is None:
+                with _torchvision_stand_in():
+                    importlib.import_module("laion_clap.clap_module.utils")
             return importlib.import_module(name)
     finally:
         for pkg in stubs:  # a later `import laion_clap` must get the real package
             sys.modules.pop(pkg, None)
+
+
+_TORCHVISION_MODULES = ("torchvision", "torchvision.ops", "torchvision.ops.misc")
+
+
+class _FrozenBatchNorm2dUnavailable:
+    """Stands in for ``torchvision.ops.misc.FrozenBatchNorm2d`` when torchvision is absent."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise ImportError("torchvision is not installed: laion-clap's freeze_batch_norm_2d needs "
+                          "FrozenBatchNorm2d (only for freezing a training tower, never for inference)")
+
+
+@contextlib.contextmanager
+def _torchvision_stand_in():
+    """A minimal ``torchvision.ops.misc`` in ``sys.modules`` while laion-clap's utils.py imports.
+
+    ``clap_module/utils.py`` does ``from torchvision.ops.misc import FrozenBatchNorm2d`` at
+    module level and uses it only in ``freeze_batch_norm_2d`` (which locks an image tower for
+    training; the audio path never calls it). torchvision itself is left out because PyPI's
+    build needs the multi-GB CUDA torch. The stand-in is removed again on exit, so nothing
+    else (transformers' availability probes, a later real import) ever sees it; torch is
+    imported first for the same reason.
+    """
+    import torch  # noqa: F401
+
+    for modname in _TORCHVISION_MODULES:
+        module = types.ModuleType(modname)
+        module.__spec__ = importlib.machinery.ModuleSpec(modname, None)
+        sys.modules[modname] = module
+    sys.modules["torchvision.ops.misc"].FrozenBatchNorm2d = _FrozenBatchNorm2dUnavailable
+    try:
+        yield
+    finally:
+        for modname in _TORCHVISION_MODULES:
+            sys.modules.pop(modname, None)
 
 
 def model_configs() -> dict[str, dict]:
