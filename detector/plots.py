@@ -217,6 +217,6 @@ def score_changes(names: Sequence[str], before: Sequence[float], after: Sequence
 
 
 __all__ = [
-    "BAND_COLOURS", "calibration_figure", "class_distributions", "compare_segments", "confusion_figure", "contributions_chart", "feature_bands", "label",
-    "roc_figure", "score_changes", "score_gauge", "track_overview",
+    "BAND_COLOURS", "CLASS_COLOURS", "calibration_figure", "class_distributions", "compare_segments", "confusion_figure",
+    "contributions_chart", "feature_bands", "roc_figure", "score_changes", "score_gauge", "track_overview",
 ]
