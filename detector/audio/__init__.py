@@ -5,11 +5,11 @@ rate, or raises :class:`AudioError` with a message for the user.
 """
 
 from .decode import (
-    DEFAULT_MAX_DURATION, DEFAULT_MIN_DURATION, Audio, AudioError, AudioSource, decode, sha256_of,
+    DEFAULT_MAX_DURATION, DEFAULT_MIN_DURATION, Audio, AudioError, AudioSource, decode, decode_rates, sha256_of,
 )
 from .formats import AUDIO_EXTENSIONS, SUPPORTED_FORMATS, UPLOAD_TYPES, is_audio_file, iter_audio_files
 
 __all__ = [
     "AUDIO_EXTENSIONS", "DEFAULT_MAX_DURATION", "DEFAULT_MIN_DURATION", "SUPPORTED_FORMATS", "UPLOAD_TYPES", "Audio",
-    "AudioError", "AudioSource", "decode", "is_audio_file", "iter_audio_files", "sha256_of",
+    "AudioError", "AudioSource", "decode", "decode_rates", "is_audio_file", "iter_audio_files", "sha256_of",
 ]

@@ -175,19 +175,19 @@ def _check_format(snd: sf.SoundFile) -> None:
 
 def decode(
     source: AudioSource,
-    sample_rate: int = 22050,
+    sample_rate: int | None = 22050,
     *,
     max_duration: float = DEFAULT_MAX_DURATION,
     min_duration: float = DEFAULT_MIN_DURATION,
     sha256: str | None = None,
 ) -> Audio:
-    """Decode ``source`` to mono float32 at ``sample_rate``.
+    """Decode ``source`` to mono float32 at ``sample_rate`` (``None``: the file's own rate).
 
     Parameters
     ----------
     source : path, bytes or binary file object
         The encoded audio (WAV, FLAC, OGG/Vorbis, Opus or MP3).
-    sample_rate : int
+    sample_rate : int or None
         Output rate in Hz; soxr (HQ) resamples when the file's rate differs.
     max_duration, min_duration : float
         Limits in seconds. Over-long files are refused from their header, before
@@ -201,8 +201,31 @@ def decode(
     AudioError
         With a message for the user, for every kind of unusable input.
     """
-    if sample_rate <= 0:
-        raise AudioError(f"The sample rate must be positive, not {sample_rate}.")
+    return decode_rates(source, (sample_rate,), max_duration=max_duration, min_duration=min_duration,
+                        sha256=sha256)[0]
+
+
+def decode_rates(
+    source: AudioSource,
+    rates: tuple[int | None, ...],
+    *,
+    max_duration: float = DEFAULT_MAX_DURATION,
+    min_duration: float = DEFAULT_MIN_DURATION,
+    sha256: str | None = None,
+) -> tuple[Audio, ...]:
+    """Decode ``source`` once into mono float32 at each of ``rates`` (``None``: the file's own rate).
+
+    One pass over the file: every block is down-mixed once and fed to one soxr stream
+    per rate, so each layer gets the rate it needs (22.05 kHz for the spectral rules,
+    48 kHz for CLAP, the native rate for the artifact layer) from a single decode.
+    Each output equals what :func:`decode` gives at that rate. Parameters and errors
+    are :func:`decode`'s.
+    """
+    for rate in rates:
+        if rate is not None and rate <= 0:
+            raise AudioError(f"The sample rate must be positive, not {rate}.")
+    if not rates:
+        raise AudioError("At least one sample rate is needed.")
     if not (0 < min_duration <= max_duration):
         raise AudioError(
             f"The duration limits are inconsistent (minimum {min_duration} s, maximum {max_duration} s)."
@@ -227,12 +250,22 @@ def decode(
                 position = fh.tell()
                 digest = _hash_and_size(fh)[0]
                 fh.seek(position)
-            samples, warnings = _read_mono(snd, sample_rate, max_duration)
-            label, rate, channels = _format_label(snd), snd.samplerate, snd.channels
+            resolved = tuple(snd.samplerate if rate is None else rate for rate in rates)
+            outputs, warnings = _read_mono(snd, tuple(dict.fromkeys(resolved)), max_duration)
+            label, source_rate, channels = _format_label(snd), snd.samplerate, snd.channels
     finally:
         if owned:
             fh.close()
+    result = []
+    for rate in resolved:
+        samples = outputs[rate]
+        _check_samples(samples, rate, min_duration)
+        result.append(Audio(samples, rate, digest, label, source_rate, channels, tuple(warnings)))
+    return tuple(result)
 
+
+def _check_samples(samples: np.ndarray, sample_rate: int, min_duration: float) -> None:
+    """Refuse decoded audio that is empty, too short, absurdly loud or silent."""
     duration = samples.shape[0] / sample_rate
     if samples.shape[0] == 0:
         raise AudioError("The file contains no audio samples.")
@@ -249,7 +282,6 @@ def decode(
         )
     if peak < SILENCE_PEAK:
         raise AudioError("The track is silent (every sample is below -100 dBFS), so there is nothing to analyse.")
-    return Audio(samples, sample_rate, digest, label, rate, channels, tuple(warnings))
 
 
 def _downmix(block: np.ndarray) -> np.ndarray:
@@ -278,17 +310,20 @@ def _check_header(snd: sf.SoundFile, max_duration: float) -> None:
         raise _too_long(_fmt_seconds(claimed), max_duration)
 
 
-def _read_mono(snd: sf.SoundFile, sample_rate: int, max_duration: float) -> tuple[np.ndarray, list[str]]:
-    """Stream ``snd`` block by block into mono float32 at ``sample_rate``."""
+def _read_mono(
+    snd: sf.SoundFile, rates: tuple[int, ...], max_duration: float
+) -> tuple[dict[int, np.ndarray], list[str]]:
+    """Stream ``snd`` block by block into mono float32 at each of ``rates``."""
     _check_header(snd, max_duration)
     claimed = snd.frames / snd.samplerate
     max_frames = int(max_duration * snd.samplerate) + 1
-    resampler = (
-        soxr.ResampleStream(snd.samplerate, sample_rate, 1, dtype="float32", quality="HQ")
-        if snd.samplerate != sample_rate
+    resamplers = {
+        rate: soxr.ResampleStream(snd.samplerate, rate, 1, dtype="float32", quality="HQ")
+        if snd.samplerate != rate
         else None
-    )
-    chunks: list[np.ndarray] = []
+        for rate in rates
+    }
+    chunks: dict[int, list[np.ndarray]] = {rate: [] for rate in rates}
     frames_read = 0
     warnings: list[str] = []
     while True:
@@ -302,8 +337,9 @@ def _read_mono(snd: sf.SoundFile, sample_rate: int, max_duration: float) -> tupl
             warnings.append(
                 f"The file is damaged after {_fmt_seconds(frames_read / snd.samplerate)}; only the audio before that was analysed."
             )
-            if resampler is not None:  # flush the resampler's tail, or the last ~20 ms before the damage are lost
-                chunks.append(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
+            for rate, resampler in resamplers.items():
+                if resampler is not None:  # flush the resampler's tail, or the last ~20 ms before the damage are lost
+                    chunks[rate].append(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
             break
         n = block.shape[0]
         last = n < _BLOCK
@@ -313,7 +349,8 @@ def _read_mono(snd: sf.SoundFile, sample_rate: int, max_duration: float) -> tupl
         mono = _downmix(block)
         if not np.all(np.isfinite(mono)):
             raise AudioError("The file contains NaN or infinite sample values, so it cannot be analysed.")
-        chunks.append(resampler.resample_chunk(mono, last=last) if resampler else mono)
+        for rate, resampler in resamplers.items():
+            chunks[rate].append(resampler.resample_chunk(mono, last=last) if resampler else mono)
         if last:
             break
     if "(should be" in snd.extra_info and not warnings:
@@ -327,5 +364,8 @@ def _read_mono(snd: sf.SoundFile, sample_rate: int, max_duration: float) -> tupl
             f"The file's header promises {_fmt_seconds(claimed)} but it holds only "
             f"{_fmt_seconds(frames_read / snd.samplerate)}; the audio present was analysed."
         )
-    samples = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
-    return np.ascontiguousarray(samples, dtype=np.float32), warnings
+    outputs = {
+        rate: np.ascontiguousarray(np.concatenate(parts) if parts else np.zeros(0, np.float32), dtype=np.float32)
+        for rate, parts in chunks.items()
+    }
+    return outputs, warnings
