@@ -1,0 +1,36 @@
+"""Encode audio in memory with libsndfile's own encoders (MP3, Ogg/Vorbis, Ogg/Opus, WAV)."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import soundfile as sf
+
+MP3_KBPS = (32, 320)
+"""libsndfile's constant-bitrate MP3 maps compression level 0..1 linearly onto 320..32 kbps."""
+
+
+def encode(samples: np.ndarray, sr: int, codec: str = "WAV", kbps: int | None = None) -> bytes:
+    """``samples`` encoded as ``codec`` ("WAV", "FLAC", "MP3", "VORBIS" or "OPUS").
+
+    ``kbps`` sets an MP3's constant bitrate (e.g. 128); for Vorbis and Opus it maps to
+    libsndfile's compression level (lower bitrate, higher level), approximately.
+    """
+    buf = io.BytesIO()
+    codec = codec.upper()
+    if codec in ("WAV", "FLAC"):
+        sf.write(buf, samples, sr, format=codec, subtype="FLOAT" if codec == "WAV" else None)
+    elif codec == "MP3":
+        lo, hi = MP3_KBPS
+        level = 0.0 if kbps is None else (hi - min(max(kbps, lo), hi)) / (hi - lo)
+        sf.write(buf, samples, sr, format="MP3", compression_level=level, bitrate_mode="CONSTANT")
+    elif codec in ("VORBIS", "OPUS"):
+        level = None if kbps is None else float(np.clip(1.0 - kbps / 256.0, 0.0, 1.0))
+        sf.write(buf, samples, sr, format="OGG", subtype=codec, compression_level=level)
+    else:
+        raise ValueError(f"Unknown codec {codec!r}.")
+    return buf.getvalue()
+
+
+__all__ = ["encode"]
