@@ -60,6 +60,39 @@ class LayerResult:
 
 
 @dataclass(frozen=True)
+class ArtifactFinding:
+    """What the artifact layer found: the comb, in numbers and words, and the fakeprint to draw.
+
+    ``chart_hz`` / ``chart_db`` are the whole-track residual above the floor (dB),
+    max-pooled to a few thousand points so narrow peaks survive; ``positions_hz`` and
+    ``hits`` are the comb's expected positions and which carry a peak.
+    """
+
+    summary: str
+    found: bool
+    harmonic: bool
+    spacing_hz: float
+    offset_hz: float
+    positions_hz: tuple[float, ...]
+    hits: tuple[bool, ...]
+    prominence_db: float
+    false_alarm: float
+    consistency: float
+    segment_hits: tuple[float | None, ...]
+    band_hz: tuple[float, float]
+    peaks: int
+    sample_rate: int
+    n_fft: int
+    chart_hz: tuple[float, ...] = ()
+    chart_db: tuple[float, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """A short cell for tables: ``"fingerprint every 750 Hz"`` or ``"no fingerprint"``."""
+        return f"fingerprint every {self.spacing_hz:.0f} Hz" if self.found else "no fingerprint"
+
+
+@dataclass(frozen=True)
 class SkippedLayer:
     """A layer that did not run, why, and what the user can do about it."""
 
@@ -68,4 +101,4 @@ class SkippedLayer:
     how_to_enable: str
 
 
-__all__ = ["LABELS", "Contribution", "LayerResult", "Progress", "SkippedLayer", "no_progress", "progress_span"]
+__all__ = ["LABELS", "ArtifactFinding", "Contribution", "LayerResult", "Progress", "SkippedLayer", "no_progress", "progress_span"]

@@ -367,7 +367,7 @@ def test_cli_download(server, tmp_path, capsys):
 # --------------------------------------------------------------------------- service and report
 
 
-def test_clap_layer_decides_and_fills_the_segments(encoder):
+def test_clap_layer_runs_and_fills_the_segments(encoder):
     data = encode(music(12.0, 44100), 44100)
     stages = []
     track = extract(data, clap=encoder, segment_seconds=5.0, progress=lambda f, s: stages.append((f, s)))
@@ -375,15 +375,16 @@ def test_clap_layer_decides_and_fills_the_segments(encoder):
     assert stages[0] == (0.0, "Decoding") and stages[-1] == (1.0, "Done")
     assert [f for f, _ in stages] == sorted(f for f, _ in stages)
     assert "CLAP embeddings (2/2 windows)" in [s for _, s in stages]
-    assert set(report.layers) == {"spectral", "clap"}
-    assert report.decided_by == "clap" and report.score == report.layers["clap"].score
+    assert set(report.layers) == {"spectral", "clap", "artifacts"}
+    # the uncalibrated CLAP rules are evidence; with no fingerprint the artifact layer decides
+    assert report.decided_by == "artifacts" and report.score == report.layers["artifacts"].score
     assert "clap" not in {s.name for s in report.skipped}
     clap_layer = report.layers["clap"]
     assert [c.feature for c in clap_layer.contributions] == ["kurtosis", "sparsity", "entropy", "std"]
     assert [(s.start, s.end) for s in report.segments] == [(0.0, 5.0), (5.0, 10.0), (10.0, 12.0)]
     for seg, window in zip(report.segments, (0, 0, 1)):
-        assert set(seg.layer_scores) == {"spectral", "clap"}
-        assert seg.score == seg.layer_scores["clap"]
+        assert set(seg.layer_scores) == {"spectral", "clap", "artifacts"}
+        assert seg.score == seg.layer_scores["artifacts"]  # the deciding layer's
         assert seg.features["kurtosis"] == track.clap.window_stats[window]["kurtosis"]
         assert "mfcc_variance" in seg.features
     assert report.versions["clap_checkpoint"] == "random-tiny.pt"
@@ -396,8 +397,8 @@ def test_clap_layer_decides_and_fills_the_segments(encoder):
 def test_without_encoder_the_skip_reason_is_precise(tmp_path, monkeypatch, tiny_ckpt):
     data = encode(music(2.0, 44100), 44100)
     report = analyze(data)
-    assert report.decided_by == "spectral" and "torch" not in report.versions
-    assert all(set(s.layer_scores) == {"spectral"} for s in report.segments)
+    assert report.decided_by == "artifacts" and "torch" not in report.versions
+    assert all(set(s.layer_scores) == {"spectral", "artifacts"} for s in report.segments)
     (skip,) = [s for s in report.skipped if s.name == "clap"]
     assert skip.reason.startswith("No LAION-CLAP checkpoint found") and str(clap.checkpoint_dir()) in skip.reason
     monkeypatch.setenv(clap.ENV_VAR, str(tiny_ckpt))
@@ -430,11 +431,11 @@ def test_cli_uses_the_checkpoint_for_every_file(tmp_path, tiny_ckpt, capsys, mon
         files[-1].write_bytes(encode(music(3.0 + i, 44100), 44100))
     assert main(["analyze", *map(str, files), "--json", "--clap-checkpoint", str(tiny_ckpt)]) == 0
     reports = json.loads(capsys.readouterr().out)
-    assert [r["decided_by"] for r in reports] == ["clap", "clap"]
+    assert [sorted(r["layers"]) for r in reports] == [["artifacts", "clap", "spectral"]] * 2
     monkeypatch.setenv(clap.ENV_VAR, str(tiny_ckpt))  # the environment variable works the same way
     assert main(["analyze", str(files[0])]) == 0
     out = capsys.readouterr().out
-    assert "decided by clap" in out and "clap layer" in out
+    assert "decided by artifacts" in out and "clap layer" in out
 
 
 def test_cli_goes_on_without_clap_when_the_checkpoint_fails(tmp_path, capsys):
@@ -446,7 +447,7 @@ def test_cli_goes_on_without_clap_when_the_checkpoint_fails(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "warning: the CLAP layer is off: bad.pt is not a readable PyTorch checkpoint" in captured.err
     (report,) = json.loads(captured.out)
-    assert report["decided_by"] == "spectral"
+    assert "clap" not in report["layers"]
     assert any(s["name"] == "clap" and "bad.pt" in s["reason"] for s in report["skipped"])
 
 
@@ -470,7 +471,7 @@ def test_dashboard_runs_the_clap_layer_with_a_configured_checkpoint(tiny_ckpt, m
     at = AppTest.from_file("../dashboard.py", default_timeout=300).run()
     at.file_uploader[0].upload("song.wav", encode(music(32.0), SR), "audio/wav").run()
     assert not at.exception and not at.error
-    assert any("Decided by the **clap** layer" in c.value for c in at.caption)
+    assert any("Decided by the **artifacts** layer" in c.value and "**clap** (" in c.value for c in at.caption)
     assert not any("CLAP layer did not run" in i.value for i in at.info)
     windows = [s for _, s, _ in stages if s.startswith("CLAP embeddings (")]
     assert windows[-1] == "CLAP embeddings (4/4 windows)" and len(windows) >= 2

@@ -136,7 +136,7 @@ def test_retraining_reads_the_cache_and_reloads_identically(trained, dataset_dir
         calls.append(args)
         raise AudioError("decode was called")
 
-    monkeypatch.setattr(detector.analysis.extraction, "decode", no_decode)
+    monkeypatch.setattr(detector.analysis.extraction, "decode_rates", no_decode)
     ds = load_dataset(dataset_dir)
     vectors = extract_vectors(ds, SPECTRAL)
     assert vectors.cache_hits == 20 and len(calls) == 1  # only the broken file, which is never cached
@@ -179,7 +179,7 @@ def test_evaluate_and_service_on_unseen_tracks(trained, data_env, tmp_path):
         wav = tmp_path / f"{label}.wav"
         sf.write(wav, y, SR)
         report = analyze(wav, model=model)
-        assert report.decided_by == "classifier" and set(report.layers) == {"spectral", "classifier"}
+        assert report.decided_by == "classifier" and set(report.layers) == {"spectral", "artifacts", "classifier"}
         layer = report.layers["classifier"]
         assert report.score == layer.score == layer.base and layer.contributions == ()
         assert len(layer.features) == 5 and set(layer.features) <= set(SPECTRAL.names)
@@ -190,7 +190,7 @@ def test_evaluate_and_service_on_unseen_tracks(trained, data_env, tmp_path):
         assert report.versions["classifier_feature_set"] == "spectral-v1"
         assert json.loads(report.to_json())["decided_by"] == "classifier"
     plain = analyze(wav)
-    assert plain.decided_by == "spectral" and NO_CLASSIFIER in plain.skipped
+    assert plain.decided_by == "artifacts" and NO_CLASSIFIER in plain.skipped
     assert "python -m detector train" in NO_CLASSIFIER.how_to_enable
 
     rc, out, _ = run_main("analyze", str(wav), "--model", str(trained[0]))
@@ -275,7 +275,7 @@ def test_clap_model_needs_clap_features(tmp_path, trained):
     with pytest.raises(FeatureSetUnavailable, match="trained on CLAP embeddings .* did not run for this track"):
         model.probability(track)
     report = score(track, model=model)  # the layer is skipped with that reason, never raised
-    assert report.decided_by == "spectral"
+    assert report.decided_by == "artifacts"
     skipped = {s.name: s for s in report.skipped}["classifier"]
     assert "CLAP embeddings" in skipped.reason and "--feature-set spectral" in skipped.how_to_enable
     # and the spectral model scores the same track
@@ -290,7 +290,7 @@ def test_clap_model_needs_clap_features(tmp_path, trained):
     assert report.decided_by == "classifier" and set(report.layers["classifier"].features) <= set(CLAP.names)
     assert report.score == pytest.approx(model.predict_proba(fake_clap(track).clap.aggregate)[0])
     report = score(fake_clap(track, checkpoint_sha256="d" * 64), model=model)
-    assert report.decided_by == "clap"  # the classifier is skipped; the CLAP heuristic layer decides
+    assert report.decided_by == "artifacts"  # the classifier is skipped; "no fingerprint" decides
     assert "embeddings of the CLAP checkpoint music.pt" in {s.name: s for s in report.skipped}["classifier"].reason
 
 

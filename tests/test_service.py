@@ -6,6 +6,7 @@ import pytest
 from conftest import encode, noise, tone
 
 from detector import AudioError, DetectionReport, Thresholds, analyze, extract, score
+from detector.report import SCHEMA_VERSION
 from detector.features.track import segment_bounds
 
 
@@ -20,16 +21,16 @@ def test_report_holds_everything(track_bytes):
     assert report.sha256 == hashlib.sha256(track_bytes).hexdigest()
     assert report.duration == pytest.approx(25.0, abs=0.01)
     assert report.sample_rate == 22050 and report.format == "WAV"
-    assert report.decided_by == "spectral" and report.score == report.layers["spectral"].score
+    assert report.decided_by == "artifacts" and report.score == report.layers["artifacts"].score
     assert report.verdict in ("Likely AI-generated", "Likely human-made")
     assert report.is_ai == (report.score > 0.5)
     assert {s.name for s in report.skipped} == {"clap", "classifier"}
     assert all(s.reason and s.how_to_enable for s in report.skipped)
-    assert set(report.timings) == {"decode_s", "features_s", "scoring_s"}
+    assert set(report.timings) == {"decode_s", "features_s", "artifacts_s", "scoring_s"}
     assert {"detector", "librosa", "numpy", "scipy", "soundfile", "soxr", "libsndfile"} <= set(report.versions)
     assert report.thresholds == Thresholds().to_dict()
-    layer = report.layers["spectral"]
-    assert layer.base + sum(c.delta for c in layer.contributions) + layer.clip_adjustment == pytest.approx(report.score)
+    for layer in report.layers.values():
+        assert layer.base + sum(c.delta for c in layer.contributions) + layer.clip_adjustment == pytest.approx(layer.score)
 
 
 def test_segments_cover_the_track(track_bytes):
@@ -37,7 +38,8 @@ def test_segments_cover_the_track(track_bytes):
     bounds = [x for s in report.segments for x in (s.start, s.end)]
     assert bounds == pytest.approx([0, 10, 10, 20, 20, 25], abs=0.01)
     assert all(0.1 <= s.score <= 0.95 for s in report.segments)
-    assert all(set(s.features) == set(report.layers["spectral"].features) for s in report.segments)
+    assert all(set(report.layers["spectral"].features) <= set(s.features) for s in report.segments)
+    assert all(set(s.layer_scores) == {"spectral", "artifacts"} for s in report.segments)
     assert len(analyze(track_bytes, segment_seconds=5.0).segments) == 5
 
 
@@ -60,7 +62,7 @@ def test_json_round_trip_is_stable(track_bytes):
     again = DetectionReport.from_json(text)
     assert again == report
     assert again.to_json() == text
-    assert json.loads(text)["schema_version"] == 2
+    assert json.loads(text)["schema_version"] == SCHEMA_VERSION == 3
 
 
 def test_rescoring_needs_no_decoding(track_bytes):
@@ -69,7 +71,8 @@ def test_rescoring_needs_no_decoding(track_bytes):
     before, after = score(track), score(track, loose)
     assert before.sha256 == after.sha256
     assert after.layers["spectral"].contributions[0].band == "strong AI"
-    assert after.score == pytest.approx(min(before.score + 0.08 - before.layers["spectral"].contributions[0].delta, 0.95))
+    spectral = before.layers["spectral"]
+    assert after.layers["spectral"].score == pytest.approx(min(spectral.score + 0.08 - spectral.contributions[0].delta, 0.95))
 
 
 def test_noise_votes_human_on_flatness():

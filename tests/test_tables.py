@@ -18,10 +18,11 @@ def report():
 def test_contributions_table_has_one_row_per_rule(report):
     table = contributions_table(report)
     assert list(table.columns) == ["layer", "feature", "value", "band", "threshold crossed", "step"]
-    assert list(table["feature"]) == [feature_label(f) for f in
-                                      ("mfcc_variance", "mfcc_kurtosis", "contrast_std", "flatness_mean")]
-    assert table["step"].sum() + report.layers["spectral"].base + report.layers["spectral"].clip_adjustment \
-        == pytest.approx(report.score)
+    assert list(table["feature"]) == [feature_label(f) for f in ("mfcc_variance", "mfcc_kurtosis", "contrast_std",
+                                                                 "flatness_mean", "comb_evidence", "comb_consistency")]
+    for name, layer in report.layers.items():
+        steps = table.loc[table["layer"] == name, "step"].sum()
+        assert steps + layer.base + layer.clip_adjustment == pytest.approx(layer.score)
 
 
 def test_segments_table_is_the_segment_csv_schema(report):

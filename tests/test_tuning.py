@@ -45,7 +45,8 @@ def test_rescore_moves_scores_and_figures_build():
     shifted = Thresholds().with_rule("contrast_std", ai_threshold=max(values) + 1, human_threshold=max(values) + 2)
     moved = rescore(tracks, shifted)
     for d, m in zip(default, moved):
-        assert m.score > d.score or m.score == Thresholds().ceiling
+        before, after = d.layers["spectral"].score, m.layers["spectral"].score
+        assert after > before or after == Thresholds().ceiling
     table = feature_table(moved, ["human", None])
     assert list(table["label"]) == ["human", "unlabelled"] and "mfcc_variance" in table
     table["label"] = ["human", "ai"]

@@ -10,9 +10,12 @@ from __future__ import annotations
 import os
 import time
 
-from ..audio import DEFAULT_MAX_DURATION, AudioSource, decode
+from ..audio import DEFAULT_MAX_DURATION, AudioSource, decode_rates
+from ..features.comb import find_comb
+from ..features.fakeprint import fakeprint
 from ..features.spectral import SAMPLE_RATE, spectral_frames
 from ..features.track import DEFAULT_SEGMENT_SECONDS, TrackFeatures, segment_bounds
+from ..layers import artifacts as artifacts_layer
 from ..layers import clap as clap_layer
 from ..layers.clap import ClapEncoder
 from ..types import Progress, no_progress, progress_span
@@ -28,11 +31,12 @@ def extract(
     progress: Progress | None = None,
     sha256: str | None = None,
 ) -> TrackFeatures:
-    """Decode ``source`` and compute its spectral features, whole and per segment.
+    """Decode ``source`` once and compute every layer's features, whole and per segment.
 
-    With a CLAP encoder (:func:`detector.layers.clap.get_encoder`), the track is decoded
-    a second time at 48 kHz and embedded; without one, ``clap_skipped`` says why the
-    layer did not run.
+    One pass of the decoder yields 22.05 kHz for the spectral features, the native rate
+    for the fakeprint and its comb (the artifact layer), and, with a CLAP encoder
+    (:func:`detector.layers.clap.get_encoder`), 48 kHz for the embeddings; without one,
+    ``clap_skipped`` says why the layer did not run.
 
     Parameters
     ----------
@@ -53,28 +57,31 @@ def extract(
     if not name:
         is_path = isinstance(source, (str, os.PathLike))
         name = os.path.basename(os.fspath(source)) if is_path else str(getattr(source, "name", "") or "upload")
-    if clap is not None and hasattr(source, "read") and not (hasattr(source, "seekable") and source.seekable()):
-        source = source.read()  # decoded twice: keep the bytes of a one-shot stream
     step = progress or no_progress
     share = 0.3 if clap is not None else 1.0  # of the progress bar for the spectral part
     step(0.0, "Decoding")
     t0 = time.perf_counter()
-    audio = decode(source, SAMPLE_RATE, max_duration=max_duration, sha256=sha256)
+    rates = (SAMPLE_RATE, None) + ((clap_layer.SAMPLE_RATE,) if clap is not None else ())
+    audio, native, *rest = decode_rates(source, rates, max_duration=max_duration, sha256=sha256)
     t1 = time.perf_counter()
-    step(0.5 * share, "Spectral features")
+    step(0.4 * share, "Spectral features")
     frames = spectral_frames(audio.samples, SAMPLE_RATE)
-    segments = tuple(
-        (start, end, frames.summary(start, end)) for start, end in segment_bounds(audio.duration, segment_seconds)
-    )
+    bounds = segment_bounds(audio.duration, segment_seconds)
+    segments = tuple((start, end, frames.summary(start, end)) for start, end in bounds)
     t2 = time.perf_counter()
-    timings = {"decode_s": t1 - t0, "features_s": t2 - t1}
+    step(0.7 * share, "Decoder fingerprint")
+    fp = fakeprint(native.samples, native.sample_rate, bounds)
+    comb = find_comb(fp) if fp is not None else None
+    artifacts_skipped = None if comb is not None else artifacts_layer.unavailable(
+        f"at {native.sample_rate} Hz and {audio.duration:.1f} s there is no band above 1 kHz to search")
+    del native
+    t3 = time.perf_counter()
+    timings = {"decode_s": t1 - t0, "features_s": t2 - t1, "artifacts_s": t3 - t2}
     clap_result, skipped = None, None
     if clap is not None:
-        step(share, "Decoding at 48 kHz for CLAP")
-        audio48 = decode(source, clap_layer.SAMPLE_RATE, max_duration=max_duration, sha256=audio.sha256)
         step(share + 0.05, "CLAP embeddings")
-        clap_result = clap.features(audio48.samples, progress_span(step, share + 0.05, 1.0))
-        timings["clap_s"] = time.perf_counter() - t2
+        clap_result = clap.features(rest[0].samples, progress_span(step, share + 0.05, 1.0))
+        timings["clap_s"] = time.perf_counter() - t3
     else:
         skipped = clap_layer.skipped_layer()
     step(1.0, "Done")
@@ -93,6 +100,9 @@ def extract(
         timings=timings,
         clap=clap_result,
         clap_skipped=skipped,
+        fakeprint=fp,
+        comb=comb,
+        artifacts_skipped=artifacts_skipped,
     )
 
 

@@ -1,9 +1,18 @@
 """The cheap half of an analysis: score extracted features with a profile, into a report.
 
-Layers and their order of precedence: the spectral rules always run; the CLAP
-embedding rules, when the CLAP layer ran, decide over them (as in the original
-detector, where spectral is the fallback); a trained classifier, when one is given,
-decides over both with its P(AI). Every layer that ran stays in the report.
+Which layer decides the verdict (every layer that ran stays in the report):
+
+1. **A decoder fingerprint** (the artifact layer fires: its score is above the
+   decision line). It is physical evidence with a stated false-alarm bound, so it
+   outranks everything else, a trained classifier included.
+2. **A trained classifier**, when one is given, decides with its P(AI) otherwise.
+3. **The artifact layer without a fingerprint** ("no decoder fingerprint found",
+   human-leaning, not proof) decides when there is no classifier. The original
+   detector's spectral and CLAP rules are uncalibrated (on real human recordings
+   they score 0.39-0.51), so they are shown as evidence but do not decide while the
+   artifact layer ran.
+4. Only when the artifact layer could not run (a very low sample rate) do the
+   heuristic rules decide: CLAP's when that layer ran, else the spectral ones.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ from .._version import __version__
 from ..features.embedding import ClapFeatures
 from ..features.track import TrackFeatures
 from ..features.vectors import FeatureSetUnavailable
+from ..layers import artifacts as artifacts_layer
 from ..layers import clap as clap_layer
 from ..layers.heuristics import EMBEDDING_RULES, SPECTRAL_RULES, Thresholds, layer_result, score_features
 from ..report import DetectionReport, Segment
@@ -82,26 +92,44 @@ def best_window(start: float, end: float, bounds: tuple[tuple[float, float], ...
     return max(range(len(bounds)), key=lambda i: (overlaps[i], -i))
 
 
+def decider(layers: dict[str, LayerResult], thresholds: Thresholds, heuristic: str) -> str:
+    """The name of the layer that decides the verdict (see the module's docstring)."""
+    artifacts = layers.get("artifacts")
+    if artifacts is not None and artifacts.score > thresholds.decision:
+        return "artifacts"
+    if "classifier" in layers:
+        return "classifier"
+    return "artifacts" if artifacts is not None else heuristic
+
+
 def score(
     track: TrackFeatures, thresholds: Thresholds | None = None, model: Classifier | None = None
 ) -> DetectionReport:
     """Score extracted features with ``thresholds`` (defaults: the original detector's).
 
-    The CLAP layer, when it ran, decides over the spectral one. With a trained ``model``
-    (:func:`detector.layers.classifier.load_model`) its P(AI) is the final score
-    (``decided_by="classifier"``). Every layer that ran stays in ``layers``; each
-    segment's ``layer_scores`` holds the heuristic layers' scores for that window.
+    The deciding layer follows the module's order of precedence (:func:`decider`); a
+    trained ``model`` (:func:`detector.layers.classifier.load_model`) adds its P(AI).
+    Every layer that ran stays in ``layers``; each segment's ``layer_scores`` holds the
+    per-segment scores of the spectral, CLAP and artifact layers.
     """
     thresholds = (thresholds or Thresholds()).validate()
     t0 = time.perf_counter()
     layers = {"spectral": layer_result("spectral", track.spectral, thresholds)}
-    decided_by = "spectral"
+    heuristic = "spectral"
     clap = track.clap
     window_scores: list[float] = []
     if clap is not None:
         layers["clap"] = layer_result("clap", clap.stats, thresholds)
-        decided_by = "clap"
+        heuristic = "clap"
         window_scores = [score_features(ws, EMBEDDING_RULES, thresholds, "clap").score for ws in clap.window_stats]
+    finding = None
+    if track.comb is not None and track.fakeprint is not None:
+        layers["artifacts"] = artifacts_layer.layer(track.comb, thresholds)
+        finding = artifacts_layer.finding(track.fakeprint, track.comb, layers["artifacts"], thresholds)
+    classifier = _classifier_layer(track, model)
+    if isinstance(classifier, LayerResult):
+        layers["classifier"] = classifier
+    decided_by = decider(layers, thresholds, heuristic)
     segments = []
     for i, (start, end, feats) in enumerate(track.segments):
         features = dict(feats)
@@ -110,15 +138,19 @@ def score(
             w = best_window(start, end, clap.window_bounds)
             layer_scores["clap"] = window_scores[w]
             features.update({k: clap.window_stats[w][k] for k in EMBEDDING_RULES})
-        segments.append(Segment(i, start, end, layer_scores[decided_by], features, layer_scores))
-    classifier = _classifier_layer(track, model)
-    if isinstance(classifier, LayerResult):
-        layers["classifier"] = classifier
-        decided_by = "classifier"
+        if track.comb is not None:
+            seg = artifacts_layer.segment_score(track.comb, i, thresholds)
+            if seg is not None:
+                layer_scores["artifacts"] = seg
+                features["comb_hits_share"] = float(track.comb.segment_hits[i])
+        segments.append(Segment(i, start, end, layer_scores.get(decided_by, layer_scores[heuristic]), features,
+                                layer_scores))
     final = layers[decided_by]
     label, is_ai = verdict(final.score, thresholds)
     timings = dict(track.timings, scoring_s=time.perf_counter() - t0)
     skipped = () if clap is not None else (track.clap_skipped or clap_layer.skipped_layer(),)
+    if track.artifacts_skipped is not None:
+        skipped += (track.artifacts_skipped,)
     return DetectionReport(
         source_name=track.source_name,
         sha256=track.sha256,
@@ -133,6 +165,7 @@ def score(
         skipped=skipped + ((classifier,) if isinstance(classifier, SkippedLayer) else ()),
         segments=tuple(segments),
         segment_seconds=track.segment_seconds,
+        artifacts=finding,
         warnings=track.warnings,
         thresholds=thresholds.to_dict(),
         timings=timings,
@@ -140,4 +173,4 @@ def score(
     )
 
 
-__all__ = ["NO_CLASSIFIER", "Classifier", "best_window", "score", "verdict", "versions"]
+__all__ = ["NO_CLASSIFIER", "Classifier", "best_window", "decider", "score", "verdict", "versions"]

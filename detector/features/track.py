@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..types import SkippedLayer
+from .comb import Comb
 from .embedding import ClapFeatures
+from .fakeprint import Fakeprint
 from .spectral import SpectralFrames
 
 DEFAULT_SEGMENT_SECONDS = 10.0
@@ -17,7 +19,9 @@ class TrackFeatures:
     """What :func:`detector.analysis.extract` computed for one track: everything scoring needs.
 
     ``segments`` holds ``(start_s, end_s, spectral summary)`` per segment; ``clap`` the
-    CLAP embeddings when that layer ran, else ``clap_skipped`` says why not.
+    CLAP embeddings when that layer ran, else ``clap_skipped`` says why not;
+    ``fakeprint`` and its ``comb`` (native rate) feed the artifact layer, else
+    ``artifacts_skipped`` says why not.
     """
 
     source_name: str
@@ -34,6 +38,9 @@ class TrackFeatures:
     timings: dict[str, float]
     clap: ClapFeatures | None = None
     clap_skipped: SkippedLayer | None = None
+    fakeprint: Fakeprint | None = None
+    comb: Comb | None = None
+    artifacts_skipped: SkippedLayer | None = None
 
 
 def segment_bounds(duration: float, seconds: float) -> list[tuple[float, float]]:

@@ -92,8 +92,12 @@ class Rule:
 
 SPECTRAL_RULES = SUMMARY_NAMES
 EMBEDDING_RULES = ("kurtosis", "sparsity", "entropy", "std")
-RULES = {"spectral": SPECTRAL_RULES, "clap": EMBEDDING_RULES}
-"""The rules of each heuristic layer, by layer name."""
+ARTIFACT_RULES = ("comb_evidence", "comb_consistency")
+RULES = {"spectral": SPECTRAL_RULES, "clap": EMBEDDING_RULES, "artifacts": ARTIFACT_RULES}
+"""The rules of each layer, by layer name."""
+ALL_RULES = SPECTRAL_RULES + EMBEDDING_RULES + ARTIFACT_RULES
+ADDED_RULES = ARTIFACT_RULES
+"""Rules added after profiles were first saved: a profile without them gets the defaults."""
 GLOBALS = ("base", "decision", "floor", "ceiling")
 """The profile's numbers that are not a rule's."""
 THRESHOLD_FIELDS = ("ai_threshold", "mild_threshold", "human_threshold")
@@ -118,6 +122,11 @@ class Thresholds:
     sparsity: Rule = field(default_factory=lambda: Rule("above", 0.15, 0.08, 0.03, 0.06, 0.08, 0.03))
     entropy: Rule = field(default_factory=lambda: Rule("below", 0.75, 0.10, 0.92, 0.07, 0.85, 0.04))
     std: Rule = field(default_factory=lambda: Rule("below", 0.15, 0.06, 0.35, 0.05))
+    # artifact layer (decoder fingerprint). comb_evidence is -log10 of the comb's false-alarm bound:
+    # 3 means a human track shows a comb this regular less than once in 1,000 tracks.
+    comb_evidence: Rule = field(default_factory=lambda: Rule("above", 3.0, 0.30, 1.0, 0.25))
+    # the share of segments that carry the comb: a decoder's lines stay put, a note's partials move on.
+    comb_consistency: Rule = field(default_factory=lambda: Rule("above", 0.6, 0.0, 0.3, 0.35))
 
     def rule(self, feature: str) -> Rule:
         return getattr(self, feature)
@@ -131,7 +140,7 @@ class Thresholds:
                 raise ProfileError(f"{key} must lie between 0 and 1 ({value}).")
         if not self.floor < self.ceiling:
             raise ProfileError(f"floor ({self.floor}) must be below ceiling ({self.ceiling}).")
-        for name in SPECTRAL_RULES + EMBEDDING_RULES:
+        for name in ALL_RULES:
             self.rule(name).validate(name)
         return self
 
@@ -151,14 +160,14 @@ class Thresholds:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ProfileError(f"Unknown key(s) in profile: {', '.join(unknown)}.")
-        missing = sorted(known - set(data))
+        missing = sorted(known - set(data) - set(ADDED_RULES))
         if missing:
             raise ProfileError(f"Missing key(s) in profile: {', '.join(missing)}.")
         values = {}
         rule_keys = {f.name for f in fields(Rule)}
-        for name in known:
+        for name in known & set(data):
             raw = data[name]
-            if name in SPECTRAL_RULES + EMBEDDING_RULES:
+            if name in ALL_RULES:
                 if not isinstance(raw, Mapping):
                     raise ProfileError(f"{name} must be an object of thresholds and steps.")
                 bad = sorted(set(raw) - rule_keys)
@@ -227,12 +236,12 @@ def score_features(
 
 
 def layer_result(name: str, features: Mapping[str, float], thresholds: Thresholds) -> LayerResult:
-    """The heuristic layer ``name`` (``"spectral"`` or ``"clap"``) scored on ``features``."""
+    """The layer ``name`` (``"spectral"``, ``"clap"`` or ``"artifacts"``) scored on ``features``."""
     s = score_features(features, RULES[name], thresholds, name)
     return LayerResult(name, s.score, dict(features), s.base, s.contributions, s.clip_adjustment)
 
 
 __all__ = [
-    "EMBEDDING_RULES", "GLOBALS", "RULES", "SPECTRAL_RULES", "STEP_FIELDS", "THRESHOLD_FIELDS", "HeuristicScore",
+    "ADDED_RULES", "ALL_RULES", "ARTIFACT_RULES", "EMBEDDING_RULES", "GLOBALS", "RULES", "SPECTRAL_RULES", "STEP_FIELDS", "THRESHOLD_FIELDS", "HeuristicScore",
     "ProfileError", "Rule", "Thresholds", "layer_result", "score_features",
 ]

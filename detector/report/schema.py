@@ -8,10 +8,11 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
 from ..errors import DetectorError
-from ..types import Contribution, LayerResult, SkippedLayer
+from ..types import ArtifactFinding, Contribution, LayerResult, SkippedLayer
 
-SCHEMA_VERSION = 2
-"""2: ``Segment.layer_scores``; the CLAP layer; CLAP checkpoint and library versions."""
+SCHEMA_VERSION = 3
+"""2: ``Segment.layer_scores``; the CLAP layer; CLAP checkpoint and library versions.
+3: the artifact layer and its finding (``artifacts``)."""
 
 
 class ReportError(DetectorError, ValueError):
@@ -56,6 +57,7 @@ class DetectionReport:
     thresholds: dict
     timings: dict[str, float]
     versions: dict[str, str]
+    artifacts: ArtifactFinding | None = None
     schema_version: int = field(default=SCHEMA_VERSION)
 
     def to_dict(self) -> dict:
@@ -91,6 +93,7 @@ class DetectionReport:
                 "skipped": tuple(SkippedLayer(**_known(SkippedLayer, s)) for s in data.get("skipped", ())),
                 "segments": tuple(Segment(**_known(Segment, s)) for s in data.get("segments", ())),
                 "warnings": tuple(data.get("warnings", ())),
+                "artifacts": _finding(data.get("artifacts")),
             })
         except (TypeError, KeyError, AttributeError, ValueError) as exc:
             version = data.get("schema_version", "?") if isinstance(data, Mapping) else "?"
@@ -102,6 +105,12 @@ class DetectionReport:
     @classmethod
     def from_json(cls, text: str) -> "DetectionReport":
         return cls.from_dict(json.loads(text))
+
+
+def _finding(data: Mapping | None) -> ArtifactFinding | None:
+    if data is None:
+        return None
+    return ArtifactFinding(**{k: tuple(v) if isinstance(v, list) else v for k, v in _known(ArtifactFinding, data).items()})
 
 
 def _known(cls: type, data: Mapping) -> dict:

@@ -16,6 +16,7 @@ FEATURE_LABELS = {
     "mfcc_variance": "MFCC variance", "mfcc_kurtosis": "MFCC kurtosis", "contrast_std": "Spectral contrast std",
     "flatness_mean": "Spectral flatness", "kurtosis": "Embedding kurtosis", "sparsity": "Embedding sparsity",
     "entropy": "Embedding entropy", "std": "Embedding std",
+    "comb_evidence": "Comb evidence (-log10 chance)", "comb_consistency": "Comb consistency (share of segments)",
 }
 
 
