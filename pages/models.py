@@ -9,6 +9,7 @@ from detector.features import FeatureSetUnavailable, resolve_feature_set
 from detector.history import check_name
 from detector.layers import clap
 from detector.layers.classifier import ModelError, activate, card_summary, models_dir, saved_models
+from detector.layers.classifier.pipeline import DEFAULT_KIND, MODEL_KINDS
 from detector.training import DatasetError, load_dataset, save_model, skipped_summary, train_dataset
 from pages._shared import active_model, clap_encoder, md_text, progress_bar
 
@@ -86,12 +87,18 @@ st.caption("Point at a folder on this server with `human/` and `ai/` subfolders 
            "CSV manifest with `path,label` rows. Features are cached by audio hash, so retraining never decodes again.")
 with st.form("train"):
     folder = st.text_input("Labelled data (folder or CSV)", key="models:data")
-    f1, f2, f3, f4 = st.columns(4)
-    wanted = f1.selectbox("Features", ["auto", "spectral", "clap"], key="models:features",
-                          help="auto: CLAP embeddings when the CLAP layer is available, otherwise spectral")
-    folds = f2.number_input("Cross-validation folds", 2, 10, 5, key="models:folds")
-    test_size = f3.number_input("Held-out share", 0.0, 0.5, 0.2, step=0.05, key="models:test")
-    name = f4.text_input("Model name", "my-model", key="models:name")
+    f1, f2, f3, f4, f5 = st.columns(5)
+    wanted = f1.selectbox("Features", ["auto", "spectral", "clap", "fakeprint"], key="models:features",
+                          help="auto: CLAP embeddings when the CLAP layer is available, otherwise spectral. "
+                               "fakeprint: the narrow peaks of the track's long-term spectrum (1-16 kHz) that a "
+                               "generator's upsampling decoder leaves (Deezer's ISMIR 2025 study pairs it with a "
+                               "logistic regression)")
+    chosen_kind = f2.selectbox("Model", list(MODEL_KINDS), index=list(MODEL_KINDS).index(DEFAULT_KIND),
+                               format_func=lambda k: MODEL_KINDS[k].label, key="models:kind",
+                               help="; ".join(f"{k.label}: {k.description}" for k in MODEL_KINDS.values()))
+    folds = f3.number_input("Cross-validation folds", 2, 10, 5, key="models:folds")
+    test_size = f4.number_input("Held-out share", 0.0, 0.5, 0.2, step=0.05, key="models:test")
+    name = f5.text_input("Model name", "my-model", key="models:name")
     submitted = st.form_submit_button("Train", type="primary")
 
 if submitted:
@@ -105,7 +112,7 @@ if submitted:
             st.info(note)
         bar = st.progress(0.0, text="Extracting features…")
         result = train_dataset(dataset, feature_set, clap=encoder, folds=int(folds), test_size=float(test_size),
-                               progress=progress_bar(bar))
+                               kind=chosen_kind, progress=progress_bar(bar))
         path = models_dir() / f"{name}.skops"
         save_model(result, path, dataset=str(dataset.source))
         bar.progress(1.0, text=f"Saved {path.name}.")

@@ -1,6 +1,6 @@
 """Fixed-length feature vectors for the trained classifier.
 
-Two versioned feature sets exist:
+Three versioned feature sets exist:
 
 ``clap-512`` (version ``clap-512-v1``)
     The CLAP layer's aggregate embedding of the track: 512 values, the L2-normalised
@@ -18,6 +18,15 @@ Two versioned feature sets exist:
       10th/50th/90th percentiles of the per-frame spectral flatness (its mean is
       already among the first four).
 
+``fakeprint`` (version ``fakeprint-v1``), 1,500 values from the track's fakeprint
+    (:mod:`detector.features.fakeprint`): its long-term native-rate spectrum minus a
+    running-median floor, in dB, clipped to [0, 5] dB and max-pooled onto a fixed grid
+    of 10 Hz cells from 1 kHz to 16 kHz. ``fakeprint_01000hz`` .. ``fakeprint_15990hz``
+    name each cell by its lower edge; cells above a track's Nyquist frequency (or in a
+    band with no signal) are 0. Narrow peaks a generator's upsampling decoder leaves
+    show as isolated high cells. Tracks sampled at 4 kHz or less, or shorter than one
+    FFT frame, have no fakeprint.
+
 Changing what a feature set computes means a new version string, so cached vectors
 and trained models of the old definition are never mixed with the new one.
 """
@@ -29,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import DetectorError
+from .fakeprint import VECTOR_HZ
 from .spectral import SUMMARY_NAMES
 from .track import TrackFeatures
 
@@ -61,12 +71,21 @@ SPECTRAL = FeatureSet(
     + ("flatness_std", "flatness_p10", "flatness_p50", "flatness_p90"),
 )
 CLAP = FeatureSet("clap-512", "clap-512-v1", tuple(f"clap_{i:03d}" for i in range(512)))
-FEATURE_SETS = {fs.name: fs for fs in (SPECTRAL, CLAP)}
-FEATURE_SET_VERSIONS = {fs.version: fs for fs in (SPECTRAL, CLAP)}
+
+
+def _fakeprint_cells() -> tuple[str, ...]:
+    """One name per cell of the ``VECTOR_HZ`` grid, after the cell's lower edge in Hz."""
+    lo, hi, step = VECTOR_HZ
+    return tuple(f"fakeprint_{int(round(lo + i * step)):05d}hz" for i in range(int(round((hi - lo) / step))))
+
+
+FAKEPRINT = FeatureSet("fakeprint", "fakeprint-v1", _fakeprint_cells())
+FEATURE_SETS = {fs.name: fs for fs in (SPECTRAL, CLAP, FAKEPRINT)}
+FEATURE_SET_VERSIONS = {fs.version: fs for fs in (SPECTRAL, CLAP, FAKEPRINT)}
 
 
 def get_feature_set(name: str) -> FeatureSet:
-    """The feature set called ``name`` (``"spectral"``, ``"clap-512"``; ``"clap"`` is accepted too)."""
+    """The feature set called ``name`` (``"spectral"``, ``"clap-512"``, ``"fakeprint"``; ``"clap"`` is accepted too)."""
     name = "clap-512" if name == "clap" else name
     try:
         return FEATURE_SETS[name]
@@ -75,9 +94,10 @@ def get_feature_set(name: str) -> FeatureSet:
 
 
 def resolve_feature_set(requested: str, clap_available: bool) -> tuple[FeatureSet, str | None]:
-    """Turn ``"auto"``, ``"spectral"`` or ``"clap"`` into a feature set.
+    """Turn ``"auto"``, ``"spectral"``, ``"clap"`` or ``"fakeprint"`` into a feature set.
 
     Returns the feature set and, for ``"auto"`` without CLAP, a note for the user.
+    ``"auto"`` never picks the fakeprint set; it is there when asked for by name.
 
     Raises
     ------
@@ -129,12 +149,40 @@ def clap_vector(track: TrackFeatures) -> np.ndarray:
     return vec
 
 
+def fakeprint_vector(track: TrackFeatures) -> np.ndarray:
+    """The ``fakeprint-v1`` vector of one track (see the module docstring).
+
+    Raises
+    ------
+    FeatureSetUnavailable
+        When the track has no fakeprint (sampled at 4 kHz or less, or too short).
+    """
+    if track.fakeprint is None:
+        raise FeatureSetUnavailable(
+            f"this track has no fakeprint: at {track.source_rate} Hz and {track.duration:.1f} s there is no band "
+            "above 1 kHz to take it from (it needs audio sampled above 4 kHz and at least half a second long)")
+    vec = np.asarray(track.fakeprint.vector(), dtype=np.float64).ravel()
+    if vec.shape != (FAKEPRINT.size,):
+        raise FeatureSetUnavailable(f"the fakeprint vector has {vec.size} values; fakeprint-v1 needs {FAKEPRINT.size}")
+    return np.nan_to_num(vec, nan=0.0, posinf=0.0, neginf=0.0)
+
+
 def vector_for(track: TrackFeatures, feature_set: FeatureSet) -> np.ndarray:
-    """The vector of ``feature_set`` for ``track``."""
-    return clap_vector(track) if feature_set is CLAP else spectral_vector(track)
+    """The vector of ``feature_set`` for ``track``.
+
+    Raises
+    ------
+    FeatureSetUnavailable
+        When the track lacks the features (no CLAP embedding, no fakeprint).
+    """
+    if feature_set is CLAP:
+        return clap_vector(track)
+    if feature_set is FAKEPRINT:
+        return fakeprint_vector(track)
+    return spectral_vector(track)
 
 
 __all__ = [
-    "CLAP", "FEATURE_SETS", "FEATURE_SET_VERSIONS", "SPECTRAL", "FeatureSet", "FeatureSetUnavailable", "clap_vector",
-    "get_feature_set", "resolve_feature_set", "spectral_vector", "vector_for",
+    "CLAP", "FAKEPRINT", "FEATURE_SETS", "FEATURE_SET_VERSIONS", "SPECTRAL", "FeatureSet", "FeatureSetUnavailable",
+    "clap_vector", "fakeprint_vector", "get_feature_set", "resolve_feature_set", "spectral_vector", "vector_for",
 ]

@@ -1,6 +1,8 @@
 """Training a classifier: cross-validation, a held-out split, the final fit, and saving it with its card.
 
-Metrics come from stratified k-fold cross-validation (out-of-fold probabilities by
+The model is one of :data:`~detector.layers.classifier.pipeline.MODEL_KINDS` (the RF/SVM
+``ensemble`` by default, or a ``logistic`` regression). Metrics come from stratified
+k-fold cross-validation (out-of-fold probabilities by
 :func:`~sklearn.model_selection.cross_val_predict`) and from a stratified held-out
 split scored by a model trained on the rest; the saved model is then fitted on all
 the data.
@@ -20,7 +22,7 @@ from sklearn.pipeline import Pipeline
 from ..features.vectors import FeatureSet
 from ..layers.clap import ClapEncoder
 from ..layers.classifier import save_model as write_model
-from ..layers.classifier.pipeline import DEFAULT_SEED, SVC_DEPRECATION, build_pipeline, fit
+from ..layers.classifier.pipeline import DEFAULT_KIND, DEFAULT_SEED, SVC_DEPRECATION, build_pipeline, fit, model_kind
 from ..metrics import Metrics, class_counts, compute_metrics
 from ..types import LABELS, Progress, no_progress, progress_span
 from .dataset import (
@@ -47,11 +49,13 @@ class TrainingResult:
     clap_checkpoint: dict[str, str] | None = None
     seed: int = DEFAULT_SEED
     test_size: float = DEFAULT_TEST_SIZE
+    model_kind: str = DEFAULT_KIND
 
     def metrics_dict(self) -> dict:
         """Everything but the model, as JSON-ready data."""
         return {
             "feature_set": self.feature_set.version,
+            "model_kind": self.model_kind,
             "folds": self.folds,
             "test_size": self.test_size,
             "seed": self.seed,
@@ -72,6 +76,7 @@ def train(
     folds: int = DEFAULT_FOLDS,
     test_size: float = DEFAULT_TEST_SIZE,
     seed: int = DEFAULT_SEED,
+    kind: str = DEFAULT_KIND,
     progress: Progress | None = None,
 ) -> TrainingResult:
     """Cross-validate, evaluate on a held-out split, then fit on everything.
@@ -84,13 +89,19 @@ def train(
         Stratified folds; fewer when the smaller class has fewer files (with a note).
     test_size
         Fraction held out for the held-out evaluation (0 skips it).
+    kind
+        The model kind (``"ensemble"`` or ``"logistic"``; see
+        :func:`~detector.layers.classifier.pipeline.build_pipeline`).
 
     Raises
     ------
     DatasetError
         Fewer than two files in a class.
+    ValueError
+        Bad ``folds``, ``test_size`` or ``kind``.
     """
     progress = progress or no_progress
+    kind = model_kind(kind).name
     if folds < 2:
         raise ValueError(f"Cross-validation needs at least 2 folds, not {folds}.")
     if not 0 <= test_size < 1:
@@ -110,7 +121,7 @@ def train(
     splitter = StratifiedKFold(n_splits=used, shuffle=True, random_state=seed)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=SVC_DEPRECATION, category=FutureWarning)
-        oof = cross_val_predict(build_pipeline(seed), X, y, cv=splitter, method="predict_proba")[:, 1]
+        oof = cross_val_predict(build_pipeline(seed, kind), X, y, cv=splitter, method="predict_proba")[:, 1]
     fold_auc = [float(roc_auc_score(y[test], oof[test])) for _, test in splitter.split(X, y)]
     cv = replace(compute_metrics(y, oof), fold_roc_auc=fold_auc)
 
@@ -124,13 +135,14 @@ def train(
             notes.append(f"Too few files to hold out {test_size:.0%} and still train on at least 2 per class; "
                          "no held-out evaluation.")
         else:
-            held = fit(build_pipeline(seed), X_tr, y_tr)
+            held = fit(build_pipeline(seed, kind), X_tr, y_tr)
             holdout = compute_metrics(y_te, held.predict_proba(X_te)[:, 1])
 
     progress(2 / steps, f"fitting the final model on all {y.size} tracks")
-    model = fit(build_pipeline(seed), X, y)
+    model = fit(build_pipeline(seed, kind), X, y)
     progress(3 / steps, "done")
-    return TrainingResult(model, feature_set, used, cv, holdout, counts, (), tuple(notes), None, seed, test_size)
+    return TrainingResult(model, feature_set, used, cv, holdout, counts, (), tuple(notes), None, seed, test_size,
+                          kind)
 
 
 def train_dataset(
@@ -141,17 +153,21 @@ def train_dataset(
     folds: int = DEFAULT_FOLDS,
     test_size: float = DEFAULT_TEST_SIZE,
     seed: int = DEFAULT_SEED,
+    kind: str = DEFAULT_KIND,
     cache: VectorCache | None = None,
     use_cache: bool = True,
     progress: Progress | None = None,
 ) -> TrainingResult:
-    """Extract (or read cached) vectors for ``dataset`` and :func:`train` on them.
+    """Extract (or read cached) vectors for ``dataset`` and :func:`train` a ``kind`` model on them.
 
     Raises
     ------
     DatasetError
         When fewer than two usable files per class remain after skipping bad ones.
+    ValueError
+        An unknown ``kind``.
     """
+    model_kind(kind)  # an unknown kind fails before decoding anything
     check_class_counts(dataset.counts(), what="audio")  # fail before decoding anything
     vectors = extract_vectors(dataset, feature_set, clap=clap, cache=cache, use_cache=use_cache,
                               progress=progress_span(progress, 0.0, EXTRACTION_SHARE))
@@ -160,18 +176,19 @@ def train_dataset(
     except DatasetError as exc:
         skipped = f"\n{skipped_summary(vectors.skipped)}" if vectors.skipped else ""
         raise DatasetError(f"{exc}{skipped}") from None
-    result = train(vectors.X, vectors.y, feature_set, folds=folds, test_size=test_size, seed=seed,
+    result = train(vectors.X, vectors.y, feature_set, folds=folds, test_size=test_size, seed=seed, kind=kind,
                    progress=progress_span(progress, EXTRACTION_SHARE, 1.0))
     return replace(result, skipped=vectors.skipped, clap_checkpoint=vectors.clap_checkpoint)
 
 
 def save_model(result: TrainingResult, path: str | Path, *, dataset: str = "") -> dict:
-    """Write ``result``'s model and its card (metrics, counts, dataset, CLAP checkpoint); return the card.
+    """Write ``result``'s model and its card (model kind, metrics, counts, dataset, CLAP checkpoint); return the card.
 
     See :func:`detector.layers.classifier.save_model`.
     """
-    return write_model(result.model, path, result.feature_set, clap=result.clap_checkpoint, dataset=dataset,
-                       class_counts=dict(result.class_counts), metrics=result.metrics_dict())
+    return write_model(result.model, path, result.feature_set, model_kind=result.model_kind,
+                       clap=result.clap_checkpoint, dataset=dataset, class_counts=dict(result.class_counts),
+                       metrics=result.metrics_dict())
 
 
 __all__ = ["EXTRACTION_SHARE", "TrainingResult", "save_model", "train", "train_dataset"]

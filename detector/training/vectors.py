@@ -22,8 +22,10 @@ from .dataset import Dataset, LabelledFile, SkippedFile
 def cache_key(feature_set: FeatureSet, clap_checkpoint_sha256: str | None = None) -> str:
     """The cache folder name: the feature-set version, plus the checkpoint for CLAP.
 
-    CLAP vectors depend on the checkpoint, so ``clap-512-v1@<first 16 hex digits of
-    its SHA-256>`` keeps embeddings of different checkpoints apart.
+    Every key starts with the version (``spectral-v1``, ``fakeprint-v1``), so vectors of
+    an old definition are never read for a new one. CLAP vectors also depend on the
+    checkpoint, so ``clap-512-v1@<first 16 hex digits of its SHA-256>`` keeps embeddings
+    of different checkpoints apart.
     """
     if feature_set is CLAP:
         if not clap_checkpoint_sha256:

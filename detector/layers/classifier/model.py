@@ -10,7 +10,7 @@ from sklearn.pipeline import Pipeline
 
 from ...errors import DetectorError
 from ...features.track import TrackFeatures
-from ...features.vectors import CLAP, FeatureSet, FeatureSetUnavailable, vector_for
+from ...features.vectors import CLAP, FAKEPRINT, FeatureSet, FeatureSetUnavailable, vector_for
 from ...types import LayerResult
 
 TOP_INPUTS = 5
@@ -47,8 +47,13 @@ class TrainedModel:
         ------
         FeatureSetUnavailable
             The track lacks this model's features (e.g. a clap model and no CLAP layer,
-            or embeddings from a different CLAP checkpoint).
+            embeddings from a different CLAP checkpoint, or a fakeprint model and a track
+            sampled too low for a fakeprint).
         """
+        if self.feature_set is FAKEPRINT and track.fakeprint is None:
+            raise FeatureSetUnavailable(
+                f"the model {self.name} was trained on fakeprints (fakeprint-v1), and this track has none: "
+                f"at {track.source_rate} Hz and {track.duration:.1f} s there is no band above 1 kHz to take it from")
         if self.feature_set is CLAP:
             if track.clap is None:
                 raise FeatureSetUnavailable(
@@ -76,8 +81,16 @@ class TrainedModel:
         return float(self.predict_proba(self.vector(track))[0])
 
     def top_inputs(self, n: int = TOP_INPUTS) -> tuple[int, ...]:
-        """Indices of the ``n`` inputs the random forest relies on most."""
-        importances = self.pipeline.named_steps["vote"].named_estimators_["rf"].feature_importances_
+        """Indices of the ``n`` inputs the model relies on most.
+
+        For the ensemble, the random forest's importances; for a logistic regression,
+        the largest weights by magnitude (its inputs are standardised, so they compare).
+        """
+        final = self.pipeline.steps[-1][1]
+        if hasattr(final, "coef_"):
+            importances = np.abs(np.asarray(final.coef_, dtype=np.float64)).ravel()
+        else:
+            importances = final.named_estimators_["rf"].feature_importances_
         return tuple(int(i) for i in np.argsort(importances)[::-1][:n])
 
     def layer(self, track: TrackFeatures) -> LayerResult:

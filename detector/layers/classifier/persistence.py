@@ -1,8 +1,9 @@
 """Saving and loading classifiers: skops files (never pickle) with a model card beside them.
 
 Models are stored with ``skops.io`` and loaded only if every type in the file that
-skops does not trust by default is on :data:`ALLOWED_TYPES`, and only if the file's
-SHA-256 matches its model card (``model.skops`` -> ``model.card.json``).
+skops does not trust by default is on :data:`ALLOWED_TYPES` (and on the narrower list of
+the model kind its card names, :data:`KIND_TYPES`), and only if the file's SHA-256
+matches its model card (``model.skops`` -> ``model.card.json``).
 """
 
 from __future__ import annotations
@@ -27,16 +28,22 @@ from ...features.vectors import FEATURE_SET_VERSIONS, FeatureSet
 from ...files import atomic_write, atomic_write_text, sha256_file
 from ...types import LABELS
 from .model import ModelError, TrainedModel
-from .pipeline import DESCRIPTION, STEPS
+from .pipeline import DEFAULT_KIND, MODEL_KINDS, ModelKind, kind_of
 
 CARD_FORMAT = "detector-model-card"
 CARD_VERSION = 1
 
-#: The only types a model file may hold beyond those skops trusts by default.
-#: These are exactly what :func:`~detector.layers.classifier.pipeline.build_pipeline`
-#: produces once fitted (measured with ``skops.io.get_untrusted_types`` at save time; a
-#: test keeps this list honest).
-ALLOWED_TYPES = ("sklearn.tree._tree.Tree", "sklearn.utils._bunch.Bunch")
+#: Per model kind, the only types its file may hold beyond those skops trusts by default:
+#: exactly what :func:`~detector.layers.classifier.pipeline.build_pipeline` produces once
+#: fitted (measured with ``skops.io.get_untrusted_types`` at save time; tests keep these
+#: lists honest). A fitted StandardScaler -> LogisticRegression holds only types skops
+#: trusts already, so the logistic kind needs none.
+KIND_TYPES = {
+    "ensemble": ("sklearn.tree._tree.Tree", "sklearn.utils._bunch.Bunch"),
+    "logistic": (),
+}
+#: The only types any model file may hold beyond those skops trusts by default (every kind's).
+ALLOWED_TYPES = tuple(dict.fromkeys(t for kind in MODEL_KINDS for t in KIND_TYPES[kind]))
 
 
 
@@ -51,27 +58,45 @@ def library_versions() -> dict[str, str]:
             "numpy": np.__version__, "detector": __version__, "python": sys.version.split()[0]}
 
 
-def save_model(pipeline: Pipeline, path: str | Path, feature_set: FeatureSet, **card_fields: Any) -> dict:
+def _kind(pipeline: Pipeline, model_kind: str | None) -> ModelKind:
+    kind = kind_of(pipeline)
+    if kind is None:
+        raise ValueError(f"Not a detector pipeline: its steps {tuple(getattr(pipeline, 'named_steps', ()))} "
+                         f"match no model kind ({', '.join(MODEL_KINDS)}).")
+    if model_kind is not None and model_kind != kind.name:
+        raise ValueError(f"The pipeline is a {kind.name} model, not {model_kind}.")
+    return kind
+
+
+def save_model(pipeline: Pipeline, path: str | Path, feature_set: FeatureSet, *, model_kind: str | None = None,
+               **card_fields: Any) -> dict:
     """Write a fitted pipeline with ``skops.io.dump`` and its card beside it; return the card.
 
-    ``card_fields`` (training metadata: class counts, metrics, the dataset, the CLAP
-    checkpoint) go into the card as they are, after what identifies the file.
+    The card's ``model_kind`` and ``model`` (the kind's description) come from the
+    pipeline's steps; ``model_kind``, when given, must agree with them. ``card_fields``
+    (training metadata: class counts, metrics, the dataset, the CLAP checkpoint) go
+    into the card as they are, after what identifies the file.
 
     Raises
     ------
+    ValueError
+        If ``pipeline`` is not one :func:`~.pipeline.build_pipeline` builds, or is not
+        of ``model_kind``.
     RuntimeError
-        If the installed scikit-learn stores a type outside :data:`ALLOWED_TYPES`
-        (the model could never be loaded again, so it is not written).
+        If the installed scikit-learn stores a type outside the kind's
+        :data:`KIND_TYPES` (the model could never be loaded again, so it is not written).
     """
     import skops.io as sio  # imported on use: it pulls in torch through scikit-learn's array API (~5 s)
 
+    kind = _kind(pipeline, model_kind)
     path = Path(path).expanduser().resolve()
 
     def dump(tmp: Path) -> None:
         sio.dump(pipeline, tmp, compression=zipfile.ZIP_DEFLATED)  # the schema is ~10 MB of JSON
-        unexpected = sorted(set(sio.get_untrusted_types(file=tmp)) - set(ALLOWED_TYPES))
+        unexpected = sorted(set(sio.get_untrusted_types(file=tmp)) - set(KIND_TYPES[kind.name]))
         if unexpected:
-            raise RuntimeError(f"This scikit-learn stores types outside the model allowlist: {unexpected}.")
+            raise RuntimeError(f"This scikit-learn stores types outside the {kind.name} model allowlist: "
+                               f"{unexpected}.")
 
     atomic_write(path, dump)
     fs = feature_set
@@ -81,7 +106,8 @@ def save_model(pipeline: Pipeline, path: str | Path, feature_set: FeatureSet, **
         "model_file": path.name,
         "model_sha256": sha256_file(path),
         "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "model": DESCRIPTION,
+        "model": kind.description,
+        "model_kind": kind.name,
         "labels": list(LABELS),
         "positive_label": "ai",
         "feature_set": {"name": fs.name, "version": fs.version, "names": list(fs.names)},
@@ -116,9 +142,12 @@ def load_model(path: str | Path) -> TrainedModel:
 
     Checks, in order: the file is a readable skops archive; every type in it that
     skops does not trust by default is on :data:`ALLOWED_TYPES`; its SHA-256 matches
-    its card; the card's feature set is known. Nothing is deserialised before these
-    pass. A different scikit-learn version than the one that trained it gives a
-    warning (emitted and kept in ``TrainedModel.warnings``).
+    its card; the card's feature set and model kind are known, and the file holds no
+    type outside that kind's :data:`KIND_TYPES`. Nothing is deserialised before these
+    pass (and then with only the kind's types trusted). A card without ``model_kind``
+    (written before there were kinds) is an ``ensemble`` model. A different
+    scikit-learn version than the one that trained it gives a warning (emitted and
+    kept in ``TrainedModel.warnings``).
 
     Raises
     ------
@@ -153,13 +182,22 @@ def load_model(path: str | Path) -> TrainedModel:
                             f"(known: {', '.join(FEATURE_SET_VERSIONS)}).")
     if list(fs_info.get("names", [])) != list(fs.names):
         raise _refuse(path, f"its card lists different feature names than {fs.version} defines.")
+    name = card.get("model_kind", DEFAULT_KIND)
+    kind = MODEL_KINDS.get(name) if isinstance(name, str) else None
+    if kind is None:
+        raise _refuse(path, f"its model kind {card.get('model_kind')!r} is unknown to this detector "
+                            f"(known: {', '.join(MODEL_KINDS)}).")
+    unexpected = sorted(set(untrusted) - set(KIND_TYPES[kind.name]))
+    if unexpected:
+        raise _refuse(path, f"it contains types that a {kind.name} model never holds ({', '.join(unexpected)}); "
+                            "the file does not match its card.")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # version warnings are reported below, from the card
-            pipeline = sio.load(io.BytesIO(data), trusted=list(ALLOWED_TYPES))
+            pipeline = sio.load(io.BytesIO(data), trusted=list(KIND_TYPES[kind.name]))
     except Exception as exc:
         raise _refuse(path, f"skops could not rebuild it ({type(exc).__name__}: {exc}).") from None
-    if (not isinstance(pipeline, Pipeline) or tuple(pipeline.named_steps) != STEPS
+    if (not isinstance(pipeline, Pipeline) or tuple(pipeline.named_steps) != kind.steps
             or list(getattr(pipeline, "classes_", [])) != [0, 1]
             or getattr(pipeline, "n_features_in_", None) != fs.size):
         raise _refuse(path, "it does not hold a fitted detector pipeline of the kind its card describes.")
@@ -172,5 +210,5 @@ def load_model(path: str | Path) -> TrainedModel:
     return TrainedModel(pipeline, card, path, sha, fs, tuple(notes))
 
 
-__all__ = ["ALLOWED_TYPES", "CARD_FORMAT", "CARD_VERSION", "card_path", "library_versions", "load_model", "read_card",
-           "save_model"]
+__all__ = ["ALLOWED_TYPES", "CARD_FORMAT", "CARD_VERSION", "KIND_TYPES", "card_path", "library_versions", "load_model",
+           "read_card", "save_model"]

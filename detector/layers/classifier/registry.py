@@ -16,6 +16,7 @@ from ...config import data_dir
 from ...files import atomic_write_text
 from .model import ModelError, TrainedModel
 from .persistence import load_model, read_card
+from .pipeline import DEFAULT_KIND, MODEL_KINDS
 
 ACTIVE_MODEL_ENV = "DETECTOR_MODEL"
 ACTIVE_MODEL_FILE = "active_model.json"
@@ -44,9 +45,14 @@ class SavedModel:
 
 
 def card_summary(card: dict) -> str:
-    """"feature set spectral-v1 · trained 2026-11-29 14:02 UTC on 40 human and 38 AI tracks"."""
+    """"logistic regression on feature set fakeprint-v1 · trained 2026-11-29 14:02 UTC on 40 human and 38 AI tracks".
+
+    A card without ``model_kind`` (written before there were kinds) names the ensemble.
+    """
     counts = card.get("class_counts") or {}
-    return (f"feature set {(card.get('feature_set') or {}).get('version', '?')} · trained "
+    name = card.get("model_kind", DEFAULT_KIND)
+    kind = MODEL_KINDS[name].label if isinstance(name, str) and name in MODEL_KINDS else f"unknown model kind {name!r}"
+    return (f"{kind} on feature set {(card.get('feature_set') or {}).get('version', '?')} · trained "
             f"{str(card.get('trained_at', '?'))[:16].replace('T', ' ')} UTC on {counts.get('human', '?')} human and "
             f"{counts.get('ai', '?')} AI tracks")
 
