@@ -18,7 +18,7 @@ from .features.spectral import SpectralFrames
 from .layers.heuristics import Thresholds
 from .report import DetectionReport, Segment
 from .report.tables import feature_label
-from .types import Contribution, LayerResult
+from .types import ArtifactFinding, Contribution, LayerResult
 
 BAND_COLOURS = {"strong AI": "#ef553b", "mild AI": "#ffa15a", "neutral": "#8c8c8c", "human": "#00cc96"}
 CLASS_COLOURS = {"human": "#00cc96", "ai": "#ef553b", "unlabelled": "#8c8c8c"}
@@ -39,6 +39,39 @@ def score_gauge(report: DetectionReport, decision: float) -> go.Figure:
         },
     ))
     return fig.update_layout(height=260, **_LAYOUT)
+
+
+def fakeprint_chart(finding: ArtifactFinding) -> go.Figure:
+    """The fakeprint: the residual above the spectrum's floor against frequency, with the comb.
+
+    The comb's expected positions are dotted lines (red where a peak sits, grey where
+    none does); the residual is max-pooled so narrow peaks stay visible.
+    """
+    fig = go.Figure()
+    khz = [f / 1000 for f in finding.chart_hz]
+    fig.add_trace(go.Scatter(x=khz, y=list(finding.chart_db), mode="lines", name="residual above the floor",
+                             line={"color": "#636efa", "width": 1},
+                             hovertemplate="%{x:.3f} kHz: %{y:.1f} dB<extra></extra>"))
+    top = max([*finding.chart_db, 6.0]) * 1.08
+    colour = BAND_COLOURS["strong AI"] if finding.found else ("#ffa15a" if not finding.harmonic else "#8c8c8c")
+    for hit in (True, False):
+        xs = [f / 1000 for f, h in zip(finding.positions_hz, finding.hits) if h == hit]
+        if not xs:
+            continue
+        fig.add_trace(go.Scatter(
+            x=[v for x in xs for v in (x, x, None)], y=[v for _ in xs for v in (0, top, None)], mode="lines",
+            line={"color": colour if hit else "#8c8c8c", "width": 1, "dash": "dot"}, hoverinfo="skip",
+            name=f"comb every {finding.spacing_hz:,.0f} Hz: " + ("peak present" if hit else "no peak"),
+        ))
+        fig.add_trace(go.Scatter(x=xs, y=[top] * len(xs), mode="markers", showlegend=False,
+                                 marker={"symbol": "triangle-down", "size": 8, "color": colour if hit else "#8c8c8c"},
+                                 hovertemplate="expected at %{x:.3f} kHz<extra></extra>"))
+    title = ("Decoder fingerprint: evenly spaced narrow peaks" if finding.found
+             else "Fakeprint: no decoder fingerprint" if not finding.positions_hz or finding.harmonic
+             else "Fakeprint: the most regular comb found is not a fingerprint")
+    fig.update_layout(title=title, height=330, xaxis_title="frequency (kHz)", yaxis_title="dB above the floor",
+                      yaxis_range=[0, top * 1.05], legend={"orientation": "h", "y": -0.3}, **_LAYOUT)
+    return fig
 
 
 def contributions_chart(layer: LayerResult) -> go.Figure:
@@ -218,5 +251,6 @@ def score_changes(names: Sequence[str], before: Sequence[float], after: Sequence
 
 __all__ = [
     "BAND_COLOURS", "CLASS_COLOURS", "calibration_figure", "class_distributions", "compare_segments", "confusion_figure",
-    "contributions_chart", "feature_bands", "roc_figure", "score_changes", "score_gauge", "track_overview",
+    "contributions_chart", "fakeprint_chart", "feature_bands", "roc_figure", "score_changes", "score_gauge",
+    "track_overview",
 ]

@@ -221,6 +221,16 @@ def render_report(report: DetectionReport, active: Thresholds, track: TrackFeatu
                 else:
                     st.write(f"The {layer.name} layer gives P(AI) = {layer.score:.3f} directly.")
 
+    if report.artifacts is not None:
+        st.subheader("Decoder fingerprint")
+        finding = report.artifacts
+        (st.error if finding.found else st.info)(finding.summary)
+        st.caption("Neural decoders built from strided transposed convolutions leave narrow spectral lines at "
+                   "evenly spaced frequencies, fixed by the architecture and not by the music. The chart is the "
+                   "track's long-term spectrum at its native rate minus its smooth floor; the dotted lines are the "
+                   "most regular comb found.")
+        st.plotly_chart(plots.fakeprint_chart(finding), width="stretch", key=f"{key}-fakeprint")
+
     heuristic = [c for layer in report.layers.values() for c in layer.contributions]
     if heuristic:
         st.subheader("Each feature against its threshold bands")

@@ -166,6 +166,8 @@ def test_migrates_a_v1_database_keeping_its_rows(tmp_path, report):
     rows = store.rows()
     assert [r.source_name for r in rows] == ["track2.wav", "track1.wav"]
     assert all(r.report_schema == REPORT_SCHEMA for r in rows)  # filled in from each stored JSON
+    # the artifact column is backfilled from the stored reports, in the words put() writes
+    assert [r.artifacts for r in rows] == [report.artifacts.label if report.artifacts else None] * 2
     assert store.get_by_id(rows[0].id) == make(report, 2, 0.6)
     assert store.put(make(report, 3), P) > rows[0].id  # and it is writable afterwards
 
@@ -221,7 +223,7 @@ def test_export_csv(store, report):
     store.put(make(report, 2, 0.2, name="plain, with comma.wav"), P)
     lines = export_csv(store.rows()).splitlines()
     assert lines[0] == ("id,created_at,source_name,sha256,profile,score,verdict,is_ai,decided_by,duration,"
-                        "format,report_schema")
+                        "format,report_schema,artifacts")
     assert '"plain, with comma.wav"' in lines[1] and ",0.2,Likely human-made,False," in lines[1]
     assert ",'=cmd|calc.wav," in lines[2]
 

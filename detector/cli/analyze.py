@@ -25,13 +25,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def print_summary(report: DetectionReport) -> None:
-    """One line: name, score, verdict, duration, format and the deciding layer."""
+    """One line: name, score, verdict, duration, format, the deciding layer and the artifact finding."""
+    artifacts = f", {report.artifacts.label}" if report.artifacts is not None else ""
     print(f"{report.source_name}: {report.score:.3f}  {report.verdict}  "
-          f"({report.duration:.1f} s, {report.format}, decided by {report.decided_by})")
+          f"({report.duration:.1f} s, {report.format}, decided by {report.decided_by}{artifacts})")
 
 
 def print_report(report: DetectionReport) -> None:
-    """The summary line, then every layer's score and rule contributions, skipped layers and warnings."""
+    """The summary line, every layer's score and rule contributions, the artifact finding in words,
+    skipped layers and warnings."""
     print_summary(report)
     for layer in report.layers.values():
         print(f"  {layer.name} layer: {layer.score:.3f}")
@@ -40,6 +42,8 @@ def print_report(report: DetectionReport) -> None:
     if "classifier" in report.layers:
         print(f"    {'classifier':<14} P(AI) {report.layers['classifier'].score:.4f}  "
               f"({report.versions['classifier_model']}, {report.versions['classifier_feature_set']})")
+    if report.artifacts is not None:
+        print(f"  decoder fingerprint: {report.artifacts.summary}")
     for skipped in report.skipped:
         print(f"    [{skipped.name} did not run] {skipped.reason}")
     for warning in report.warnings:

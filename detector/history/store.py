@@ -83,6 +83,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX analyses_created_at ON analyses (created_at)",
         "CREATE INDEX analyses_source_name ON analyses (source_name)",
     ),
+    # v2 -> v3: the artifact layer's finding as a short label (NULL where the layer did not run),
+    # backfilled from reports that carry one; the same words as ArtifactFinding.label.
+    (
+        "ALTER TABLE analyses ADD COLUMN artifacts TEXT",
+        """UPDATE analyses SET artifacts = CASE
+               WHEN json_valid(report_json) AND json_type(report_json, '$.artifacts') = 'object' THEN
+                   CASE WHEN json_extract(report_json, '$.artifacts.found')
+                        THEN 'fingerprint every ' || printf('%.0f', json_extract(report_json, '$.artifacts.spacing_hz'))
+                             || ' Hz'
+                        ELSE 'no fingerprint' END
+               END""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -126,6 +138,7 @@ class HistoryRow:
     duration: float
     format: str
     report_schema: int = 1
+    artifacts: str | None = None
 
 
 ROW_COLUMNS = tuple(f.name for f in dataclasses.fields(HistoryRow))
@@ -285,6 +298,7 @@ class HistoryStore:
             "format": report.format,
             "report_json": report.to_json(indent=None),
             "report_schema": int(report.schema_version),
+            "artifacts": report.artifacts.label if report.artifacts is not None else None,
         }
         columns = ", ".join(values)
         updates = ", ".join(f"{c}=excluded.{c}" for c in values if c not in ("sha256", "profile"))
