@@ -4,6 +4,8 @@
 ``python -m detector.bench --clap [--duration 180] [--batch-size 4] [--threads N]``
 (the CLAP layer; see :func:`clap_main`)
 ``python -m detector.bench --memory [--duration 600] [--format WAV]``
+``python -m detector.bench --artifacts [--duration 180] [--format MP3]`` (the artifact layer; see
+:func:`artifacts_main`)
 
 Both paths start from the same encoded file in memory and end with the same four
 numbers:
@@ -186,6 +188,51 @@ def clap_main(args: argparse.Namespace) -> int:
     return 0
 
 
+def artifacts_main(args: argparse.Namespace) -> int:
+    """The artifact layer's cost beyond decoding, on a music-like track and on the same track
+    after a transposed-convolution decoder (more peaks for the comb search).
+
+    Timed separately, warm, best and median of ``repeats``: the native-rate decode (which
+    the analysis shares with the other layers), the fakeprint (one STFT at the native
+    rate, per segment) and the comb search. The cost beyond decoding is the sum of the
+    last two.
+    """
+    from .features.comb import find_comb
+    from .features.fakeprint import fakeprint
+    from .features.track import segment_bounds
+    from .synthetic import DecoderSpec, song, through_decoder
+    from .synthetic import encode as encode_audio
+
+    sr = 44100
+    music = song(args.duration, sr, seed=1)
+    tracks = {"music": music, "decoded": through_decoder(music, sr, DecoderSpec((8, 4), 32000, steps=30, seed=1))}
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(f"track: {args.duration:.0f} s mono 44.1 kHz {args.format} (detector.synthetic.song, and the same through "
+          f"a strides 8x4 / 32 kHz decoder)")
+    for name, samples in tracks.items():
+        data = encode_audio(samples, sr, "MP3" if args.format == "MP3" else "WAV", 128 if args.format == "MP3" else None)
+        bounds = segment_bounds(args.duration, 10.0)
+        stages = {"decode (native rate)": lambda: decode(data, None)}
+        audio = decode(data, None)
+        stages["fakeprint"] = lambda: fakeprint(audio.samples, audio.sample_rate, bounds)
+        fp = fakeprint(audio.samples, audio.sample_rate, bounds)
+        stages["comb search"] = lambda: find_comb(fp)
+        best = {}
+        for stage, fn in stages.items():
+            fn()  # warm
+            times = []
+            for _ in range(args.repeats):
+                t0 = time.perf_counter()
+                fn()
+                times.append(time.perf_counter() - t0)
+            best[stage] = min(times)
+            print(f"  {name:<8} {stage:<22} best {min(times):6.3f} s  median {statistics.median(times):6.3f} s")
+        comb = find_comb(fp)
+        print(f"  {name:<8} cost beyond decoding: {best['fakeprint'] + best['comb search']:.3f} s (best); "
+              f"finding: {comb.describe()[:90]}")
+    return 0
+
+
 def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
@@ -248,6 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--format", default="WAV", choices=["WAV", "FLAC", "OGG", "MP3"])
     parser.add_argument("--memory", action="store_true",
                         help="measure the peak memory of one analyze() (tracemalloc and peak RSS) instead")
+    parser.add_argument("--artifacts", action="store_true",
+                        help="measure the artifact layer's cost beyond decoding instead (default 180 s)")
     clap_opts = parser.add_argument_group("CLAP layer", CLAP_DOC.split("\n")[0])
     clap_opts.add_argument("--clap", action="store_true", help="benchmark the CLAP layer instead")
     clap_opts.add_argument("--batch-size", type=int, default=None, help="windows per forward pass")
@@ -265,6 +314,10 @@ def main(argv: list[str] | None = None) -> int:
               f"{m['rss_growth_mib']:.1f} MiB in a fresh process (from {m['rss_before_mib']:.1f} MiB with the "
               f"upload loaded); cached TrackFeatures {m['cached_features_mib']:.1f} MiB")
         return 0
+    if args.artifacts:
+        args.duration = args.duration or 180.0
+        args.repeats = args.repeats or 5
+        return artifacts_main(args)
     if args.clap:
         from .layers.clap import DEFAULT_BATCH_SIZE
 

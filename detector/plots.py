@@ -67,8 +67,9 @@ def fakeprint_chart(finding: ArtifactFinding) -> go.Figure:
                                  marker={"symbol": "triangle-down", "size": 8, "color": colour if hit else "#8c8c8c"},
                                  hovertemplate="expected at %{x:.3f} kHz<extra></extra>"))
     title = ("Decoder fingerprint: evenly spaced narrow peaks" if finding.found
-             else "Fakeprint: no decoder fingerprint" if not finding.positions_hz or finding.harmonic
-             else "Fakeprint: the most regular comb found is not a fingerprint")
+             else "Fakeprint: no regular comb of narrow peaks" if not finding.positions_hz
+             else "Fakeprint: a note's harmonics, not a decoder" if finding.harmonic
+             else "Fakeprint: the most regular comb is too weak to count")
     fig.update_layout(title=title, height=330, xaxis_title="frequency (kHz)", yaxis_title="dB above the floor",
                       yaxis_range=[0, top * 1.05], legend={"orientation": "h", "y": -0.3}, **_LAYOUT)
     return fig

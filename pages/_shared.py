@@ -209,12 +209,17 @@ def render_report(report: DetectionReport, active: Thresholds, track: TrackFeatu
         ran = ", ".join(f"**{name}** ({layer.score:.2f})" for name, layer in report.layers.items())
         st.caption(f"Decided by the **{report.decided_by}** layer. Layers that ran: {ran}. "
                    f"{report.duration:.1f} s · {report.format} · SHA-256 {report.sha256[:12]}…")
-        for skipped in report.skipped:
-            st.info(f"**{skipped.name.upper()} layer did not run.** {skipped.reason}\n\n*How to enable:* "
-                    f"{skipped.how_to_enable}")
+        if report.skipped:
+            names = ", ".join(s.name for s in report.skipped)
+            with st.expander(f"Layers that did not run: {names}"):
+                for skipped in report.skipped:
+                    st.info(f"**{skipped.name.upper()} layer did not run.** {skipped.reason}\n\n*How to enable:* "
+                            f"{skipped.how_to_enable}")
     with right:
-        tabs = st.tabs([f"{name} layer" for name in report.layers])
-        for tab, layer in zip(tabs, report.layers.values()):
+        ordered = sorted(report.layers.values(), key=lambda layer: layer.name != report.decided_by)
+        tabs = st.tabs([f"{layer.name} layer" + (" (decides)" if layer.name == report.decided_by else "")
+                        for layer in ordered])
+        for tab, layer in zip(tabs, ordered):
             with tab:
                 if layer.contributions:
                     st.plotly_chart(plots.contributions_chart(layer), width="stretch", key=f"{key}-wf-{layer.name}")

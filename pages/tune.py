@@ -5,7 +5,8 @@ import streamlit as st
 from detector import AudioError, ProfileError, Thresholds, plots
 from detector.analysis.tuning import compare_profiles, evaluate, slider_range
 from detector.history import ProfileLibrary
-from detector.layers.heuristics import EMBEDDING_RULES, SPECTRAL_RULES, STEP_FIELDS, THRESHOLD_FIELDS, Rule
+from detector.layers.heuristics import (ALL_RULES, ARTIFACT_RULES, EMBEDDING_RULES, SPECTRAL_RULES, STEP_FIELDS,
+                                       THRESHOLD_FIELDS, Rule)
 from detector.report.tables import feature_label, feature_table
 from pages._shared import (AUDIO_TYPES, load_track, md_text, read_upload, session_tracks, set_thresholds,
                            thresholds)
@@ -24,7 +25,7 @@ def _show(t: Thresholds) -> None:
     """Put ``t``'s numbers into the widgets (only safe in callbacks or before the widgets are drawn)."""
     for name in GLOBALS:
         st.session_state[_key(name)] = float(getattr(t, name))
-    for name in SPECTRAL_RULES + EMBEDDING_RULES:
+    for name in ALL_RULES:
         rule = t.rule(name)
         for field in FIELDS:
             if getattr(rule, field) is not None:
@@ -35,7 +36,7 @@ def _from_widgets(active: Thresholds) -> Thresholds:
     data = active.to_dict()
     for name in GLOBALS:
         data[name] = st.session_state[_key(name)]
-    for name in SPECTRAL_RULES + EMBEDDING_RULES:
+    for name in ALL_RULES:
         for field in FIELDS:
             if data[name][field] is not None:
                 data[name][field] = st.session_state[_key(name, field)]
@@ -147,9 +148,10 @@ def tuner() -> None:
     with controls:
         for name, text in GLOBALS.items():
             st.slider(text, 0.0, 1.0, step=0.01, key=_key(name))
-        layers = {"Spectral rules": SPECTRAL_RULES, "CLAP embedding rules": EMBEDDING_RULES}
+        layers = {"Decoder fingerprint (artifact layer)": ARTIFACT_RULES, "Spectral rules": SPECTRAL_RULES,
+                  "CLAP embedding rules": EMBEDDING_RULES}
         for title, names in layers.items():
-            with st.expander(title, expanded=title.startswith("Spectral")):
+            with st.expander(title, expanded=title.startswith("Decoder")):
                 for name in names:
                     _rule_controls(name, active.rule(name), active)
         try:
@@ -182,7 +184,7 @@ def tuner() -> None:
             st.caption("Label tracks (upload them as human-made or AI-generated above) to see accuracy, "
                        "a confusion matrix and a ROC curve.")
         features = feature_table(after, [t.label for t in tracks])
-        shown = [f for f in SPECTRAL_RULES + EMBEDDING_RULES if f in features.columns]
+        shown = [f for f in ALL_RULES if f in features.columns]
         st.plotly_chart(plots.class_distributions(features, shown, active), width="stretch")
 
 

@@ -120,3 +120,22 @@ def test_two_sessions_analyse_at_the_same_time(server, browser, tmp_path):
         assert f"session-{1 - int(track.stem[-1])}.wav" not in body  # no cross-talk between sessions
     for context in contexts:
         context.close()
+
+
+def test_a_decoded_track_shows_its_fingerprint(server, browser, tmp_path):
+    from detector.synthetic import DecoderSpec, song, through_decoder
+    from detector.synthetic import encode as encode_audio
+
+    track = tmp_path / "decoded-demo.wav"
+    track.write_bytes(encode_audio(through_decoder(song(30.0, 44100, seed=2), 44100,
+                                                   DecoderSpec((8, 4), 32000, steps=30, seed=1)), 44100, "WAV"))
+    page = browser.new_page(viewport={"width": 1400, "height": 1600})
+    console = []
+    page.on("console", lambda msg: console.append(msg) if msg.type == "error" else None)
+    _upload_and_wait(page, server, track)
+    page.get_by_text("Decoder fingerprint found").wait_for(timeout=60_000)
+    _screenshot(page, "analyse-fingerprint.png")
+    body = page.inner_text("body")
+    assert "Likely AI-generated" in body and "Traceback" not in body
+    assert [m.text for m in console] == []
+    page.close()

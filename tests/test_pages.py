@@ -30,9 +30,23 @@ def test_analyse_upload_shows_score_verdict_and_every_section():
     assert metric.label == "AI-likeness score" and 0.1 <= float(metric.value) <= 0.95
     assert any("Likely" in h.value for h in at.subheader)
     assert any("CLAP layer did not run" in i.value and "How to enable" in i.value for i in at.info)
-    assert {"Each feature against its threshold bands", "Where in the track"} <= {h.value for h in at.subheader}
-    assert len(at.get("plotly_chart")) >= 4  # gauge, waterfall, feature bands, overview
+    assert {"Decoder fingerprint", "Each feature against its threshold bands", "Where in the track"} <= \
+        {h.value for h in at.subheader}
+    assert any(i.value.startswith("No decoder fingerprint found") and "not proof" in i.value for i in at.info)
+    assert len(at.get("plotly_chart")) >= 5  # gauge, waterfall, fakeprint, feature bands, overview
     assert {b.label for b in at.get("download_button")} >= {"Download JSON report", "Download segments (CSV)"}
+
+
+def test_analyse_shows_a_decoder_fingerprint_as_the_deciding_evidence():
+    from detector.synthetic import DecoderSpec, encode as encode_audio, song, through_decoder
+
+    fake = through_decoder(song(12.0, 44100), 44100, DecoderSpec((4, 4, 2), 24000))
+    at = _dashboard()
+    at.file_uploader[0].upload("decoded.wav", encode_audio(fake, 44100, "WAV"), "audio/wav").run()
+    assert not at.exception
+    assert any(h.value == "Likely AI-generated" for h in at.subheader)
+    assert any(e.value.startswith("Decoder fingerprint found: peaks every 750 Hz") for e in at.error)
+    assert any("Decided by the **artifacts** layer" in c.value for c in at.caption)
 
 
 def test_analyse_bad_file_shows_a_friendly_error():
@@ -127,6 +141,7 @@ def test_batch_history_open_compare_and_survive_a_restart():
     assert "broken.flac" in at.error[0].value
     table = at.dataframe[0].value
     assert sorted(table["source_name"]) == ["one.wav", "two.wav"]
+    assert list(table["artifacts"]) == ["no fingerprint"] * 2
 
     # A fresh app (as after a server restart) reads the same history file.
     at = _dashboard()

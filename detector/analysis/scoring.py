@@ -35,7 +35,8 @@ from ..types import LayerResult, SkippedLayer
 
 NO_CLASSIFIER = SkippedLayer(
     "classifier",
-    "No trained classifier was given, so the score comes from the heuristic rules.",
+    "No trained classifier was given, so the verdict rests on the artifact layer (or, where it cannot run, the "
+    "heuristic rules).",
     "Train one on labelled tracks with `python -m detector train DATA --out model.skops` (DATA: a folder "
     "with human/ and ai/ subfolders, or a path,label CSV), then use it with `analyze --model model.skops` "
     "or train and activate one on the dashboard's Models page.",

@@ -55,6 +55,7 @@ SLIDER_RANGES = {
     "mfcc_variance": (0.0, 10000.0, 10.0), "mfcc_kurtosis": (-3.0, 30.0, 0.1), "contrast_std": (0.0, 40.0, 0.1),
     "flatness_mean": (0.0, 1.0, 0.005), "kurtosis": (-3.0, 30.0, 0.1), "sparsity": (0.0, 1.0, 0.005),
     "entropy": (0.0, 1.0, 0.005), "std": (0.0, 1.0, 0.005),
+    "comb_evidence": (0.0, 30.0, 0.1), "comb_consistency": (0.0, 1.0, 0.05),
 }
 
 

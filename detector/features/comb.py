@@ -17,13 +17,16 @@ bounds the chance that a track without a decoder shows a comb this regular
 (Bonferroni). :mod:`detector.layers.artifacts` turns ``-log10(false_alarm)`` and the
 comb's consistency across segments into the layer's score.
 
-Musical harmonics are combs too. A sustained note or a drone at f0 puts peaks at
-multiples of f0, in every segment. Two things tell them apart: a note's partials are
-strongest at its fundamental and first overtones, far above the music around them,
-while a decoder's lines are small and sit buried in the music at low frequencies; and
-a decoder's lines do not move with the notes. A comb whose first positions below
-``LOW_HZ`` carry strong tonal peaks (``HARMONIC_DB`` over the floor) is reported as
-harmonic and not counted as a fingerprint.
+Musical harmonics are combs too: a sustained note or a drone at f0 puts peaks at
+multiples of f0, in every segment. Three things keep them out. Most notes' f0 is no
+``R / k`` (A = 440 Hz tuning rarely lands on one), so the comb search drifts off their
+partials within a few positions; a comb must catch peaks at ``MIN_HIT_SHARE`` of its
+positions. Before the search, notes are recognised and their partials set aside
+(:func:`_notes`): a note's first partials are strong, louder than its partials in the
+band (they weaken with their order) and near the loudest level of the track (a
+sustained note dominates), while a decoder's lines sit far below the music. A comb that
+still turns out to be such a series (offset 0) is flagged ``harmonic`` and carries no
+evidence.
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ PEAK_MAX_WIDTH = 4.0
 TOLERANCE_BINS = 1.5
 """An expected position catches a peak within this many bins on either side."""
 MIN_SPACING_HZ = 150.0
+CUTOFF_HZ = 500.0
+"""The band ends where less than half of this width below is live."""
 INTERNAL_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 """Rates a decoder may run at inside a generator; its layers' spacings are these over an integer."""
 MIN_POSITIONS = 4
@@ -57,8 +62,13 @@ MIN_HIT_SHARE = 0.4
 HARMONIC_DB = 10.0
 """A comb whose positions below the fakeprint's band stand this far above the spectrum's
 floor is a sustained note's harmonic series."""
-HARMONIC_MARGIN_DB = 6.0
+HARMONIC_MARGIN_DB = 8.0
+DOMINANT_DB = 10.0
+PARTIAL_SPREAD = 25.0
+"""A note's n-th partial is looked for within ``tolerance * (1 + n / PARTIAL_SPREAD)``."""
 MAX_EVIDENCE = 30.0
+CANDIDATE_CHANCE = 0.1
+"""A comb more likely than this to arise by chance is not worth naming or drawing."""
 """``-log10(false_alarm)`` is capped here (the bound is meaningless far below 1e-30)."""
 
 
@@ -83,7 +93,8 @@ class Comb:
         For each segment, the share of the comb's hit positions that the segment's own
         spectrum carries (``None`` where the segment is too short).
     harmonic : bool
-        The comb continues down into strong tonal peaks: a note's harmonics.
+        The comb is the harmonic series of a recognised note (spacing its f0, offset 0): music,
+        so it carries no evidence.
     peaks : int
         The number of narrow peaks in the live band.
     band_hz : tuple of float
@@ -113,6 +124,11 @@ class Comb:
         return min(MAX_EVIDENCE, -math.log10(max(self.false_alarm, 10.0 ** -MAX_EVIDENCE)))
 
     @property
+    def is_candidate(self) -> bool:
+        """Whether the comb is regular enough to name and draw (chance below ``CANDIDATE_CHANCE``)."""
+        return bool(self.hits) and self.false_alarm < CANDIDATE_CHANCE
+
+    @property
     def hit_count(self) -> int:
         return int(sum(self.hits))
 
@@ -140,8 +156,8 @@ class Comb:
         if self.notes:
             notes = (f"; {self.explained} of the {self.peaks} narrow peaks are harmonics of sustained notes at "
                      f"{', '.join(f'{f:,.0f}' for f in self.notes)} Hz and were set aside")
-        if not self.hits:
-            return f"no comb to test: {self.peaks - self.explained} unexplained narrow peaks in {band}{notes}"
+        if not self.is_candidate:
+            return f"no regular comb among the {self.peaks - self.explained} unexplained narrow peaks in {band}{notes}"
         carried = [s for s in self.segment_hits if s is not None]
         n_carry = sum(s >= 0.5 for s in carried)
         where = f"peaks every {self.spacing_hz:,.0f} Hz"
@@ -153,8 +169,7 @@ class Comb:
                 f"without a decoder: {_chance(self.false_alarm)}")
         text += notes
         if self.harmonic:
-            text += (". The comb continues down into strong tonal peaks, so it reads as the harmonics of a "
-                     "sustained note, not as a decoder")
+            text += ". The comb lies on a sustained note's harmonic series, so it reads as music, not as a decoder"
         return text
 
 
@@ -180,14 +195,18 @@ def narrow_peaks(residual: Residual) -> np.ndarray:
 
 
 def _live_band(fp: Fakeprint) -> tuple[int, int] | None:
-    """First and last bin of the longest run of live bins."""
+    """First and last bin of the band to search: from the first live bin up to the last point
+    where at least half of the ``CUTOFF_HZ`` below is live (a codec's or resampler's cut-off)."""
     live = fp.whole.live
     if not live.any():
         return None
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], live.astype(np.int8), [0]])))
-    starts, stops = edges[::2], edges[1::2]
-    k = int(np.argmax(stops - starts))
-    return int(starts[k]), int(stops[k]) - 1
+    width = max(3, int(CUTOFF_HZ / fp.bin_hz))
+    share = np.convolve(live.astype(np.float64), np.ones(width) / width, mode="full")[: live.size]
+    ends = np.flatnonzero(share >= 0.5)
+    first = int(np.argmax(live))
+    if ends.size == 0 or ends[-1] <= first:
+        return None
+    return first, int(ends[-1])
 
 
 MAX_PEAKS = 96
@@ -239,20 +258,23 @@ def _hits(peak_hz: np.ndarray, positions: np.ndarray, tol_hz: float) -> np.ndarr
     return np.min(np.abs(positions[:, None] - peak_hz[None, :]), axis=1) <= tol_hz
 
 
-def _harmonic(fp: Fakeprint, spacing: float, offset: float, prominence_db: float) -> bool:
-    """Whether the comb continues below the band into a note's partials: at least two of its first
-    three positions there stand ``HARMONIC_DB`` over the floor and ``HARMONIC_MARGIN_DB`` over the
-    comb's own lines in the band (a note's partials weaken with their order; a decoder's lines do
-    not start strong and fade)."""
-    below = offset + spacing * np.arange(0, 8)
-    below = below[(below >= 40.0) & (below < fp.freqs[np.argmax(fp.whole.live)])][:3]
-    if below.size == 0:
+def _is_note(fp: Fakeprint, f0: float, band_levels: np.ndarray, tol_hz: float) -> bool:
+    """Whether a harmonic series on ``f0`` is a sustained note rather than a decoder's lines.
+
+    At least two of its first three partials must stand ``HARMONIC_DB`` over the floor and
+    ``HARMONIC_MARGIN_DB`` louder than the median of its partials in the band (a note's
+    partials weaken with their order), and the loudest of them must be within
+    ``DOMINANT_DB`` of the loudest level of the whole spectrum (a sustained note dominates
+    what it sounds in; a decoder's lines sit far below the music).
+    """
+    first = [k * f0 for k in (1, 2, 3) if k * f0 < fp.freqs[-1]]
+    if not first or band_levels.size == 0:
         return False
-    tol = 2 * fp.bin_hz
-    residual = fp.whole.residual_db
-    heights = np.array([residual[np.abs(fp.freqs - f) <= tol].max(initial=-np.inf) for f in below])
-    strong = (heights >= HARMONIC_DB) & (heights >= prominence_db + HARMONIC_MARGIN_DB)
-    return int(strong.sum()) >= min(2, below.size)
+    height = np.array([_height(fp, f, tol_hz) for f in first])
+    level = np.array([_height(fp, f, tol_hz, level=True) for f in first])
+    loudest = float(np.max(fp.whole.spectrum_db[fp.freqs >= 40.0]))
+    strong = (height >= HARMONIC_DB) & (level >= float(np.median(band_levels)) + HARMONIC_MARGIN_DB)
+    return int(strong.sum()) >= min(2, len(first)) and float(level.max()) >= loudest - DOMINANT_DB
 
 
 def peak_frequencies(fp: Fakeprint, idx: np.ndarray) -> np.ndarray:
@@ -289,17 +311,15 @@ def _note_partials(f0: float, low_hz: np.ndarray, peak_hz: np.ndarray, tol_hz: f
         if near.sum() >= 2:
             f0 = float(np.sum(every[near] * n[near]) / np.sum(n[near] ** 2))
     n = np.round(peak_hz / f0)
-    return f0, (n >= 1) & (np.abs(peak_hz - n * f0) <= tol_hz)
+    # f0 is known to a fraction of a bin, so its n-th partial to n times that: widen the reach with n
+    return f0, (n >= 1) & (np.abs(peak_hz - n * f0) <= tol_hz * (1.0 + n / PARTIAL_SPREAD))
 
 
 def _notes(fp: Fakeprint, peak_hz: np.ndarray, tol_hz: float) -> tuple[tuple[float, ...], np.ndarray]:
     """Sustained notes whose harmonic series explain peaks of the band, and which peaks they explain.
 
     A candidate fundamental comes from one of the spectrum's loudest peaks (itself, or a
-    half or a third of it). It is a note when at least two of its first three partials stand
-    ``HARMONIC_DB`` over the floor and are ``HARMONIC_MARGIN_DB`` louder than the median of
-    its partials in the band: a note's partials weaken with their order, a decoder's lines
-    do not.
+    half or a third of it); :func:`_is_note` decides.
     """
     explained = np.zeros(peak_hz.size, bool)
     notes: list[float] = []
@@ -312,11 +332,8 @@ def _notes(fp: Fakeprint, peak_hz: np.ndarray, tol_hz: float) -> tuple[tuple[flo
             f0, mask = _note_partials(f0, low_hz, peak_hz, tol_hz)
             if mask.sum() < 2:
                 continue
-            band = np.median([_height(fp, h, tol_hz, level=True) for h in peak_hz[mask]])
-            first = [k * f0 for k in (1, 2, 3) if k * f0 < fp.freqs[-1]]
-            height = np.array([_height(fp, f, tol_hz) for f in first])
-            level = np.array([_height(fp, f, tol_hz, level=True) for f in first])
-            if np.sum((height >= HARMONIC_DB) & (level >= band + HARMONIC_MARGIN_DB)) >= 2:
+            band_levels = np.array([_height(fp, h, tol_hz, level=True) for h in peak_hz[mask]])
+            if _is_note(fp, f0, band_levels, tol_hz):
                 notes.append(f0)
                 explained |= mask
                 break
@@ -382,7 +399,7 @@ def find_comb(fp: Fakeprint) -> Comb | None:
         prominence_db=prominence,
         false_alarm=min(1.0, p * trials),
         segment_hits=segment_hits,
-        harmonic=_harmonic(fp, spacing, offset, prominence),
+        harmonic=min(offset, spacing - offset) < tol_hz and any(abs(spacing - f0) < tol_hz for f0 in notes),
         peaks=int(peak_hz.size),
         band_hz=(lo, hi),
         notes=notes,

@@ -39,8 +39,10 @@ BIN_SECONDS = 0.372
 """``n_fft`` is the power of two nearest to this many seconds: bins of ~2.7 Hz."""
 DB_FLOOR = -150.0
 """Power below this (dB re full scale, per bin) counts as silence."""
+LOUD_BINS = 751
+"""The band's loud floor is the loudest running median of the floor over this many bins (~2 kHz)."""
 DEAD_DB = 70.0
-"""Bins whose floor lies this far below the loudest floor of the band carry no usable signal
+"""Bins whose floor lies this far below the band's loud floor carry no usable signal
 (a codec's low-pass, a resampler's stop band) and are left out of the search."""
 VECTOR_HZ = (1000.0, 16000.0, 10.0)
 """The fixed grid of the ``fakeprint-v1`` feature vector: start, stop and step in Hz."""
@@ -68,7 +70,8 @@ class Residual:
         residual = spectrum_db - floor
         spread = 1.4826 * ndi.median_filter(np.abs(residual), size=SPREAD_BINS, mode="nearest")
         z = residual / np.maximum(spread, 1e-3)
-        loudest = float(np.max(floor[band])) if band.any() else DB_FLOOR
+        # the loudest floor over any ~2 kHz stretch: a cluster of huge lines cannot set it, a quiet band can't hide it
+        loudest = float(ndi.median_filter(floor[band], size=LOUD_BINS, mode="nearest").max()) if band.any() else DB_FLOOR
         live = band & (floor > max(loudest - DEAD_DB, DB_FLOOR + 10.0))
         return cls(spectrum_db.astype(np.float32), floor.astype(np.float32), z.astype(np.float32), live)
 

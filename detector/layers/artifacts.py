@@ -76,8 +76,8 @@ def finding(fp: Fakeprint, comb: Comb, result: LayerResult, thresholds: Threshol
         harmonic=comb.harmonic,
         spacing_hz=comb.spacing_hz,
         offset_hz=comb.offset_hz,
-        positions_hz=comb.positions_hz,
-        hits=comb.hits,
+        positions_hz=comb.positions_hz if comb.is_candidate else (),  # chance combs are not drawn
+        hits=comb.hits if comb.is_candidate else (),
         prominence_db=comb.prominence_db,
         false_alarm=comb.false_alarm,
         consistency=comb.consistency,

@@ -12,6 +12,8 @@ import scipy.signal
 
 KINDS = ("harmonic", "chords", "drums", "noise", "speech", "song")
 """The kinds of material :func:`material` makes."""
+NOISE_FLOOR_DB = -80.0
+"""The white noise floor :func:`material` adds, in dB re full scale (a quiet 16-bit recording)."""
 
 
 def _t(seconds: float, sr: int) -> np.ndarray:
@@ -128,7 +130,7 @@ def song(seconds: float, sr: int = 44100, *, seed: int = 0, stereo: bool = False
 
 
 def material(kind: str, seconds: float, sr: int, seed: int = 0) -> np.ndarray:
-    """One of :data:`KINDS`, mono at ``sr``."""
+    """One of :data:`KINDS`, mono at ``sr``, over a ``NOISE_FLOOR_DB`` noise floor."""
     makers = {
         "harmonic": lambda: harmonic_tone(110.0 * 2 ** (seed % 24 / 12), seconds, sr),
         "chords": lambda: chords(seconds, sr, seed=seed),
@@ -139,7 +141,11 @@ def material(kind: str, seconds: float, sr: int, seed: int = 0) -> np.ndarray:
     }
     if kind not in makers:
         raise ValueError(f"Unknown kind {kind!r}; choose from {', '.join(KINDS)}.")
-    return makers[kind]()
+    out = makers[kind]()
+    # Every recording has a noise floor; without one, float32 rounding of a periodic signal is itself
+    # periodic and draws combs of its own 60-70 dB down, which no real track shows.
+    floor = np.random.default_rng(seed + 7919).standard_normal(out.shape[0]) * 10 ** (NOISE_FLOOR_DB / 20)
+    return (out + floor).astype(np.float32)
 
 
 __all__ = ["KINDS", "chords", "drone", "drums", "harmonic_tone", "material", "noise", "song", "speech"]
