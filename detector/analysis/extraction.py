@@ -73,7 +73,8 @@ def extract(
     fp = fakeprint(native.samples, native.sample_rate, bounds)
     comb = find_comb(fp) if fp is not None else None
     artifacts_skipped = None if comb is not None else artifacts_layer.unavailable(
-        f"at {native.sample_rate} Hz and {audio.duration:.1f} s there is no band above 1 kHz to search")
+        f"this {native.sample_rate} Hz track has no band above 1 kHz with a measurable noise floor to search "
+        "(too low a sample rate, or a noiseless signal such as a DC offset or a pure synthetic tone)")
     del native
     t3 = time.perf_counter()
     timings = {"decode_s": t1 - t0, "features_s": t2 - t1, "artifacts_s": t3 - t2}

@@ -44,6 +44,10 @@ LOUD_BINS = 751
 DEAD_DB = 70.0
 """Bins whose floor lies this far below the band's loud floor carry no usable signal
 (a codec's low-pass, a resampler's stop band) and are left out of the search."""
+PRECISION_DB = 110.0
+"""Bins this far below the loudest bin of the track are dead too: float32 FFTs round at about
+-140 dB, and a noiseless signal (a DC offset, a synthetic tone) leaves only rounding there,
+whose structure is periodic and would read as a comb."""
 VECTOR_HZ = (1000.0, 16000.0, 10.0)
 """The fixed grid of the ``fakeprint-v1`` feature vector: start, stop and step in Hz."""
 
@@ -72,7 +76,7 @@ class Residual:
         z = residual / np.maximum(spread, 1e-3)
         # the loudest floor over any ~2 kHz stretch: a cluster of huge lines cannot set it, a quiet band can't hide it
         loudest = float(ndi.median_filter(floor[band], size=LOUD_BINS, mode="nearest").max()) if band.any() else DB_FLOOR
-        live = band & (floor > max(loudest - DEAD_DB, DB_FLOOR + 10.0))
+        live = band & (floor > max(loudest - DEAD_DB, float(spectrum_db.max()) - PRECISION_DB, DB_FLOOR + 10.0))
         return cls(spectrum_db.astype(np.float32), floor.astype(np.float32), z.astype(np.float32), live)
 
     @property
