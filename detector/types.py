@@ -87,6 +87,16 @@ class ArtifactFinding:
     chart_db: tuple[float, ...] = ()
 
     @property
+    def headline(self) -> str:
+        """The first words of ``summary``: "Decoder fingerprint found" or "No decoder fingerprint found"."""
+        return self.summary.split(":", 1)[0]
+
+    @property
+    def detail(self) -> str:
+        """``summary`` after its headline."""
+        return self.summary.split(":", 1)[-1].strip()
+
+    @property
     def label(self) -> str:
         """A short cell for tables: ``"fingerprint every 750 Hz"`` or ``"no fingerprint"``."""
         return f"fingerprint every {self.spacing_hz:.0f} Hz" if self.found else "no fingerprint"

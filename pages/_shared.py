@@ -230,8 +230,8 @@ def render_report(report: DetectionReport, active: Thresholds, track: TrackFeatu
         st.subheader("Decoder fingerprint")
         finding = report.artifacts
         with st.container(border=True):
-            verdict = ":red[**Decoder fingerprint found.**]" if finding.found else ":green[**No decoder fingerprint.**]"
-            st.markdown(f"{verdict} {finding.summary}")
+            colour = "red" if finding.found else "green"
+            st.markdown(f":{colour}[**{finding.headline}.**] {finding.detail}")
         st.caption("Neural decoders built from strided transposed convolutions leave narrow spectral lines at "
                    "evenly spaced frequencies, fixed by the architecture and not by the music. The chart is the "
                    "track's long-term spectrum at its native rate minus its smooth floor; the dotted lines are the "

@@ -32,7 +32,7 @@ def test_analyse_upload_shows_score_verdict_and_every_section():
     assert any("CLAP layer did not run" in i.value and "How to enable" in i.value for i in at.info)
     assert {"Decoder fingerprint", "Each feature against its threshold bands", "Where in the track"} <= \
         {h.value for h in at.subheader}
-    assert any("No decoder fingerprint found" in m.value and "not proof" in m.value for m in at.markdown)
+    assert any("No decoder fingerprint found.**]" in m.value and "not proof" in m.value for m in at.markdown)
     assert len(at.get("plotly_chart")) >= 5  # gauge, waterfall, fakeprint, feature bands, overview
     assert {b.label for b in at.get("download_button")} >= {"Download JSON report", "Download segments (CSV)"}
 
@@ -45,7 +45,7 @@ def test_analyse_shows_a_decoder_fingerprint_as_the_deciding_evidence():
     at.file_uploader[0].upload("decoded.wav", encode_audio(fake, 44100, "WAV"), "audio/wav").run()
     assert not at.exception
     assert any(h.value == "Likely AI-generated" for h in at.subheader)
-    assert any("Decoder fingerprint found: peaks every 750 Hz" in m.value for m in at.markdown)
+    assert any("Decoder fingerprint found.**] peaks every 750 Hz" in m.value for m in at.markdown)
     assert any("Decided by the **artifacts** layer" in c.value for c in at.caption)
 
 

@@ -152,7 +152,9 @@ def fakeprint(samples: np.ndarray, sample_rate: int, bounds: list[tuple[float, f
             counts.append(0)
             continue
         frames = np.lib.stride_tricks.sliding_window_view(chunk, n_fft)[::hop][:n_frames]
-        spectrum = scipy.fft.rfft(frames * window, axis=1, workers=-1)
+        # without each frame's mean: a DC offset would otherwise be the loudest bin by far and set the
+        # precision floor (PRECISION_DB) for the whole band
+        spectrum = scipy.fft.rfft((frames - frames.mean(axis=1, keepdims=True)) * window, axis=1, workers=-1)
         power = spectrum.real**2 + spectrum.imag**2
         db = 10.0 * np.log10(np.maximum(power, 10.0 ** (DB_FLOOR / 10.0)))
         sums.append(db.sum(axis=0))

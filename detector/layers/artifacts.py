@@ -68,7 +68,7 @@ def finding(fp: Fakeprint, comb: Comb, result: LayerResult, thresholds: Threshol
         summary = (f"No decoder fingerprint found: the most regular comb is too weak or too inconsistent to "
                    f"count ({text}). {NOT_FOUND_CAVEAT}")
     else:
-        summary = f"No decoder fingerprint found ({text}). {NOT_FOUND_CAVEAT}"
+        summary = f"No decoder fingerprint found: {text}. {NOT_FOUND_CAVEAT}"
     chart_hz, chart_db = _chart(fp)
     return ArtifactFinding(
         summary=summary,
