@@ -13,7 +13,7 @@
 not be analysed (the others still are); 2 bad usage, a bad threshold profile, an
 unusable model or an unusable history database.
 
-``python -m detector train DATA --out MODEL.skops [--feature-set auto|spectral|clap] [--folds 5] [--test-size 0.2]``
+``python -m detector train DATA --out MODEL.skops [--features auto|spectral|clap|fakeprint] [--model-kind ensemble|logistic] [--folds 5] [--test-size 0.2]``
     DATA is a folder with ``human/`` and ``ai/`` subfolders or a ``path,label`` CSV.
     Progress goes to stderr, metrics to stdout (``--json`` for JSON). Files that
     cannot be used are skipped and listed at the end; they do not change the exit
