@@ -98,3 +98,13 @@ def encoder(tiny_ckpt):
     from detector.layers.clap import load_encoder
 
     return load_encoder(tiny_ckpt)
+
+
+@pytest.fixture(scope="module")
+def data_env(tmp_path_factory):
+    """A module-wide DETECTOR_DATA_DIR (feature cache, active model)."""
+    with pytest.MonkeyPatch.context() as mp:
+        d = tmp_path_factory.mktemp("data_dir")
+        mp.setenv("DETECTOR_DATA_DIR", str(d))
+        mp.delenv("DETECTOR_MODEL", raising=False)
+        yield d

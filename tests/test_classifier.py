@@ -62,16 +62,6 @@ def write_dataset(root: Path, n: int = 10, seed0: int = 0) -> Path:
 
 
 @pytest.fixture(scope="module")
-def data_env(tmp_path_factory):
-    """A module-wide DETECTOR_DATA_DIR (feature cache, active model)."""
-    with pytest.MonkeyPatch.context() as mp:
-        d = tmp_path_factory.mktemp("data_dir")
-        mp.setenv("DETECTOR_DATA_DIR", str(d))
-        mp.delenv("DETECTOR_MODEL", raising=False)
-        yield d
-
-
-@pytest.fixture(scope="module")
 def dataset_dir(tmp_path_factory):
     root = write_dataset(tmp_path_factory.mktemp("dataset"))
     (root / "ai" / "broken.wav").write_bytes(b"RIFF but not a wave file at all" * 8)

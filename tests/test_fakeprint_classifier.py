@@ -139,16 +139,6 @@ def test_cli_options(tmp_path):
 # -- end to end on decoded audio ----------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def data_env(tmp_path_factory):
-    """A module-wide DETECTOR_DATA_DIR (feature cache, active model)."""
-    with pytest.MonkeyPatch.context() as mp:
-        d = tmp_path_factory.mktemp("data_dir")
-        mp.setenv("DETECTOR_DATA_DIR", str(d))
-        mp.delenv("DETECTOR_MODEL", raising=False)
-        yield d
-
-
-@pytest.fixture(scope="module")
 def dataset_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("fakeprints")
     for label, make in (("human", human_track), ("ai", ai_track)):
