@@ -33,6 +33,8 @@ import soundfile as sf
 
 from .analysis import analyze
 from .audio import decode, iter_audio_files
+from .layers import artifacts as artifacts_layer
+from .layers.heuristics import Thresholds
 from .synthetic import DecoderSpec, encode, through_decoder
 
 DECODERS = {
@@ -59,11 +61,12 @@ def split_of(path: Path) -> str:
     return "dev" if digest[0] % 2 == 0 else "held-out"
 
 
-def _row(kind: str, name: str, report, decision_ai: bool | None = None) -> dict:
+def _row(kind: str, name: str, report) -> dict:
     art = report.layers.get("artifacts")
+    fired = art is not None and artifacts_layer.fires(art, Thresholds.from_dict(report.thresholds))
     return {
         "kind": kind, "track": name, "verdict_ai": report.is_ai, "decided_by": report.decided_by,
-        "score": report.score, "artifact_fired": bool(art is not None and art.score > 0.5),
+        "score": report.score, "artifact_fired": fired,
         "evidence": art.features["comb_evidence"] if art else None,
         "consistency": art.features["comb_consistency"] if art else None,
         "summary": report.artifacts.summary if report.artifacts else "",

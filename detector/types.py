@@ -88,13 +88,13 @@ class ArtifactFinding:
 
     @property
     def headline(self) -> str:
-        """The first words of ``summary``: "Decoder fingerprint found" or "No decoder fingerprint found"."""
-        return self.summary.split(":", 1)[0]
+        """How ``summary`` begins: "Decoder fingerprint found" or "No decoder fingerprint found"."""
+        return "Decoder fingerprint found" if self.found else "No decoder fingerprint found"
 
     @property
     def detail(self) -> str:
         """``summary`` after its headline."""
-        return self.summary.split(":", 1)[-1].strip()
+        return self.summary.removeprefix(self.headline).lstrip(": ")
 
     @property
     def label(self) -> str:

@@ -12,6 +12,7 @@ from detector.analysis import extract
 from detector.features.comb import find_comb
 from detector.features.fakeprint import VECTOR_HZ, fakeprint, fft_size
 from detector.features.track import segment_bounds
+from detector.layers import artifacts as artifacts_layer
 from detector.layers.heuristics import Thresholds
 from detector.report import DetectionReport
 from detector.synthetic import DecoderSpec, drone, encode, harmonic_tone, material, through_decoder
@@ -22,7 +23,7 @@ SECONDS = 20.0
 def fired(report: DetectionReport) -> bool:
     """Whether the artifact layer fired (a layer that could not run, e.g. on a noiseless tone, did not)."""
     layer = report.layers.get("artifacts")
-    return layer is not None and layer.score > Thresholds().decision
+    return layer is not None and artifacts_layer.fires(layer, Thresholds.from_dict(report.thresholds))
 
 
 def comb_of(samples: np.ndarray, sr: int):

@@ -96,7 +96,7 @@ def best_window(start: float, end: float, bounds: tuple[tuple[float, float], ...
 def decider(layers: dict[str, LayerResult], thresholds: Thresholds, heuristic: str) -> str:
     """The name of the layer that decides the verdict (see the module's docstring)."""
     artifacts = layers.get("artifacts")
-    if artifacts is not None and artifacts.score > thresholds.decision:
+    if artifacts is not None and artifacts_layer.fires(artifacts, thresholds):
         return "artifacts"
     if "classifier" in layers:
         return "classifier"

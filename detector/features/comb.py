@@ -40,7 +40,7 @@ from scipy.signal import find_peaks, peak_widths
 from scipy.signal._peak_finding_utils import PeakPropertyWarning
 from scipy.stats import binom
 
-from .fakeprint import LOW_HZ, Fakeprint, Residual
+from .fakeprint import Fakeprint, Residual
 
 PEAK_Z = 4.0
 """A bin is a peak when it is a local maximum this many robust spreads above the floor."""

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import scipy.fft
@@ -48,6 +49,8 @@ PRECISION_DB = 110.0
 """Bins this far below the loudest bin of the track are dead too: float32 FFTs round at about
 -140 dB, and a noiseless signal (a DC offset, a synthetic tone) leaves only rounding there,
 whose structure is periodic and would read as a comb."""
+CHART_POINTS = 2400
+"""The fakeprint chart's resolution: the residual is max-pooled to about this many points."""
 VECTOR_HZ = (1000.0, 16000.0, 10.0)
 """The fixed grid of the ``fakeprint-v1`` feature vector: start, stop and step in Hz."""
 
@@ -114,6 +117,22 @@ class Fakeprint:
     @property
     def bin_hz(self) -> float:
         return self.sample_rate / self.n_fft
+
+    @cached_property
+    def chart(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """``(Hz, dB)``: the live whole-track residual (clipped at 0 dB) max-pooled to about
+        ``CHART_POINTS`` points, so narrow peaks stay visible. Computed once per fakeprint."""
+        live = np.flatnonzero(self.whole.live)
+        if live.size == 0:
+            return (), ()
+        a, b = int(live[0]), int(live[-1]) + 1
+        residual = np.clip(self.whole.residual_db[a:b], 0.0, None) * self.whole.live[a:b]
+        step = max(1, (b - a) // CHART_POINTS)
+        n = (b - a) // step * step
+        pooled = residual[:n].reshape(-1, step)
+        arg = pooled.argmax(axis=1) + np.arange(0, n, step)
+        return (tuple(round(float(f), 1) for f in self.freqs[a:b][arg]),
+                tuple(round(float(v), 2) for v in residual[arg]))
 
     def vector(self) -> np.ndarray:
         """The ``fakeprint-v1`` feature vector: the residual in dB clipped to [0, 5] dB,

@@ -18,16 +18,12 @@ verdict is :func:`detector.analysis.score`'s business.
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..features.comb import Comb
 from ..features.fakeprint import Fakeprint
 from ..types import ArtifactFinding, LayerResult, SkippedLayer
 from .heuristics import ARTIFACT_RULES, Thresholds, layer_result, score_features
 
 NAME = "artifacts"
-CHART_POINTS = 2400
-"""The fakeprint chart's resolution: the residual is max-pooled to about this many points."""
 
 NOT_FOUND_CAVEAT = (
     "That is evidence of human origin, not proof: a generator whose decoder leaves no comb, or one whose output "
@@ -39,6 +35,11 @@ def unavailable(reason: str) -> SkippedLayer:
     """The artifact layer's :class:`SkippedLayer` for a track it cannot read."""
     return SkippedLayer(NAME, f"The artifact layer did not run: {reason}.",
                         "It needs at least a few seconds of audio sampled at 8 kHz or more.")
+
+
+def fires(result: LayerResult, thresholds: Thresholds) -> bool:
+    """Whether the artifact layer's ``result`` reports a decoder fingerprint: above the decision line."""
+    return result.score > thresholds.decision
 
 
 def layer(comb: Comb, thresholds: Thresholds) -> LayerResult:
@@ -60,7 +61,7 @@ def segment_score(comb: Comb, index: int, thresholds: Thresholds) -> float | Non
 
 def finding(fp: Fakeprint, comb: Comb, result: LayerResult, thresholds: Thresholds) -> ArtifactFinding:
     """The finding in words and numbers, with the fakeprint to draw."""
-    found = result.score > thresholds.decision
+    found = fires(result, thresholds)
     text = comb.describe()
     if found:
         summary = f"Decoder fingerprint found: {text}."
@@ -69,7 +70,7 @@ def finding(fp: Fakeprint, comb: Comb, result: LayerResult, thresholds: Threshol
                    f"count ({text}). {NOT_FOUND_CAVEAT}")
     else:
         summary = f"No decoder fingerprint found: {text}. {NOT_FOUND_CAVEAT}"
-    chart_hz, chart_db = _chart(fp)
+    chart_hz, chart_db = fp.chart
     return ArtifactFinding(
         summary=summary,
         found=found,
@@ -91,19 +92,4 @@ def finding(fp: Fakeprint, comb: Comb, result: LayerResult, thresholds: Threshol
     )
 
 
-def _chart(fp: Fakeprint) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """The live residual (dB above the floor, clipped at 0) max-pooled to ~``CHART_POINTS`` points."""
-    live = np.flatnonzero(fp.whole.live)
-    if live.size == 0:
-        return (), ()
-    a, b = int(live[0]), int(live[-1]) + 1
-    residual = np.clip(fp.whole.residual_db[a:b], 0.0, None) * fp.whole.live[a:b]
-    step = max(1, (b - a) // CHART_POINTS)
-    n = (b - a) // step * step
-    pooled = residual[:n].reshape(-1, step)
-    arg = pooled.argmax(axis=1) + np.arange(0, n, step)
-    return (tuple(round(float(f), 1) for f in fp.freqs[a:b][arg]),
-            tuple(round(float(v), 2) for v in residual[arg]))
-
-
-__all__ = ["NAME", "NOT_FOUND_CAVEAT", "finding", "layer", "segment_score", "unavailable"]
+__all__ = ["NAME", "NOT_FOUND_CAVEAT", "finding", "fires", "layer", "segment_score", "unavailable"]
