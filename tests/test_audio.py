@@ -154,6 +154,7 @@ def test_flac_cut_inside_its_first_block_is_corrupt():
 def test_no_temp_files_are_written(wav_bytes):
     before = set(os.listdir(tempfile.gettempdir()))
     decode(wav_bytes)
+    decode(encode(tone(seconds=2.0), fmt="MP3"))  # MP3 blocks are read with stderr tapped into an anonymous file
     with pytest.raises(AudioError):
         decode(b"garbage" * 100)
     assert set(os.listdir(tempfile.gettempdir())) == before
@@ -168,3 +169,67 @@ def test_truncated_mp3_warns_about_missing_audio():
     audio = decode(data[: len(data) // 2])
     assert audio.duration < 4.0
     assert any("header promises" in w or "damaged" in w for w in audio.warnings)
+
+
+def test_decoding_reports_progress_block_by_block():
+    # The issue's case, an Opus file, shorter: 20 s at 48 kHz is 15 blocks of 65,536 frames.
+    data = encode(tone(440.0, 20.0, 48000) + noise(20.0, 48000, amp=0.05), 48000, "OGG", "OPUS")
+    calls = []
+    audio = decode(data, progress=lambda fraction, message: calls.append((fraction, message)))
+    fractions = [f for f, _ in calls]
+    assert len(fractions) >= 10 and {m for _, m in calls} == {"Decoding"}
+    assert all(0.0 <= f <= 1.0 for f in fractions) and fractions == sorted(set(fractions))  # strictly increasing
+    assert fractions[0] < 0.1 and fractions[-1] == 1.0
+    assert abs(audio.duration - 20.0) < 0.1
+
+
+def _damaged(data: bytes, n: int, seed: int = 0) -> bytes:
+    """``data`` with ``n`` random bytes written over its middle (the header stays intact)."""
+    out = bytearray(data)
+    mid = len(out) // 2
+    out[mid:mid + n] = np.random.default_rng(seed).integers(0, 256, n, dtype=np.uint8).tobytes()
+    return bytes(out)
+
+
+SKIPPED = "The decoder skipped damaged data in this file (about "
+
+
+def test_an_mp3_with_damaged_frames_says_so_and_keeps_the_rest():
+    clean = encode(tone(440.0, 20.0) + noise(20.0, amp=0.05), fmt="MP3")
+    assert decode(clean).warnings == ()
+    audio = decode(_damaged(clean, 300))  # mpg123 resyncs past it, reporting only on stderr
+    assert abs(audio.duration - 20.0) < 0.2
+    assert len(audio.warnings) == 1 and audio.warnings[0].startswith(SKIPPED)
+    assert audio.warnings[0].endswith(" s); the analysis covers what could be decoded.")
+
+
+@pytest.mark.parametrize("subtype,sr", [("VORBIS", SR), ("OPUS", 48000)])
+def test_an_ogg_with_a_damaged_page_says_so(subtype, sr):
+    clean = encode(tone(440.0, 10.0, sr) + noise(10.0, sr, amp=0.05), sr, "OGG", subtype)
+    assert decode(clean).warnings == ()
+    audio = decode(_damaged(clean, 50))  # libsndfile logs the page it skipped
+    assert len(audio.warnings) == 1 and audio.warnings[0].startswith(SKIPPED)
+
+
+def test_concurrent_mp3_decodes_keep_their_own_damage():
+    from concurrent.futures import ThreadPoolExecutor
+
+    clean = encode(tone(440.0, 10.0) + noise(10.0, amp=0.05), fmt="MP3")
+    damaged = _damaged(clean, 300)
+    jobs = [clean, damaged] * 4
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(decode, jobs))
+    assert [bool(a.warnings) for a in results] == [False, True] * 4
+
+
+def test_the_stderr_tap_passes_everything_on(capfd):
+    from detector.audio.damage import StderrTap, damage_in
+
+    tap = StderrTap()
+    with tap:
+        os.write(2, b"Note: Skipped 418 bytes in input.\nsomething else a thread logged\n")
+    os.write(2, b"after the tap\n")
+    assert tap.lines == ["Note: Skipped 418 bytes in input.", "something else a thread logged"]
+    assert damage_in(tap.lines) == (1, 418)
+    err = capfd.readouterr().err
+    assert "something else a thread logged" in err and "after the tap" in err  # nothing lost

@@ -41,7 +41,7 @@ def extract(
     Parameters
     ----------
     progress
-        Told about decoding, the spectral features and each batch of CLAP windows.
+        Told about decoding (block by block), the spectral features and each batch of CLAP windows.
     sha256
         The SHA-256 of ``source``'s bytes, when the caller already computed it.
 
@@ -62,7 +62,8 @@ def extract(
     step(0.0, "Decoding")
     t0 = time.perf_counter()
     rates = (SAMPLE_RATE, None) + ((clap_layer.SAMPLE_RATE,) if clap is not None else ())
-    audio, native, *rest = decode_rates(source, rates, max_duration=max_duration, sha256=sha256)
+    audio, native, *rest = decode_rates(source, rates, max_duration=max_duration, sha256=sha256,
+                                        progress=progress_span(step, 0.0, 0.4 * share))
     t1 = time.perf_counter()
     step(0.4 * share, "Spectral features")
     frames = spectral_frames(audio.samples, SAMPLE_RATE)
