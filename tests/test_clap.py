@@ -364,6 +364,122 @@ def test_cli_download(server, tmp_path, capsys):
     assert "100%" in capsys.readouterr().err
 
 
+def test_the_download_url_follows_hf_endpoint(monkeypatch):
+    assert clap.checkpoint_url() == clap.MUSIC_CHECKPOINT_URL
+    monkeypatch.setenv("HF_ENDPOINT", "https://mirror.example/")
+    assert clap.checkpoint_url() == f"https://mirror.example/lukewys/laion_clap/resolve/main/{clap.MUSIC_CHECKPOINT}"
+
+
+# --------------------------------------------------------------------------- install (an upload)
+
+
+def test_an_installed_checkpoint_is_checked_then_found(tiny_ckpt):
+    steps = []
+    path = clap.install_checkpoint(tiny_ckpt.read_bytes(), "../../My Model.pt",
+                                   progress=lambda f, m: steps.append((f, m)))
+    folder = clap.checkpoint_dir()
+    assert path == (folder / "My_Model.pt").resolve() and sorted(p.name for p in folder.iterdir()) == ["My_Model.pt"]
+    assert path.read_bytes() == tiny_ckpt.read_bytes() and path.stat().st_mode & 0o777 == 0o644
+    assert clap.find_checkpoint() == path and clap.installed_note(path).endswith("the CLAP layer uses it now.")
+    assert steps[-1] == (1.0, "installed My_Model.pt") and any(m.startswith("checking that") for _, m in steps)
+
+
+@pytest.mark.parametrize("content, match", [
+    (b"this is not a model\n" * 10, "not a readable PyTorch checkpoint"),
+    (b"", "is empty"),
+    ("code", "would run code"),
+    ("big", "checkpoints above 1 MiB are not accepted"),
+])
+def test_a_bad_checkpoint_is_refused_and_not_kept(content, match, tmp_path):
+    if content == "code":
+        torch.save({"state_dict": {"audio_projection.0.weight": torch.zeros(2)}, "x": Payload()}, tmp_path / "c.pt")
+        content = (tmp_path / "c.pt").read_bytes()
+    elif content == "big":
+        content = b"x" * (2 << 20)
+    with pytest.raises(clap.CheckpointError, match=match):
+        clap.install_checkpoint(content, "upload.pt", max_bytes=1 << 20)
+    folder = clap.checkpoint_dir()
+    assert not folder.exists() or list(folder.iterdir()) == []  # neither the file nor its staging folder
+
+
+@pytest.mark.slow
+def test_only_pt_files_are_installed_and_others_win_by_name(tiny_ckpt, monkeypatch):
+    with pytest.raises(clap.CheckpointError, match="not a .pt file"):
+        clap.install_checkpoint(b"x", "weights.bin")
+    folder = clap.checkpoint_dir()
+    folder.mkdir(parents=True)
+    (folder / clap.MUSIC_CHECKPOINT).write_bytes(b"x")  # found first, by name
+    with tiny_ckpt.open("rb") as fh:  # a file object, read to its end
+        path = clap.install_checkpoint(fh, "mine.pt")
+    assert f"{clap.MUSIC_CHECKPOINT} in the same folder comes first" in clap.installed_note(path)
+    monkeypatch.setenv(clap.ENV_VAR, str(tiny_ckpt))
+    assert "$CLAP_CHECKPOINT names" in clap.installed_note(path)
+
+
+def test_hidden_files_in_the_checkpoint_folder_are_not_checkpoints():
+    folder = clap.checkpoint_dir()
+    (folder / ".upload-x").mkdir(parents=True)
+    (folder / ".tmp-half.pt").write_bytes(b"x")
+    with pytest.raises(clap.CheckpointNotFound):
+        clap.find_checkpoint()
+
+
+# --------------------------------------------------------------------------- the Models page: enabling CLAP
+
+
+def _models_page():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file("../dashboard.py", default_timeout=300)
+    return at.switch_page("pages/models.py").run()
+
+
+def test_models_page_download_offline_says_why(monkeypatch):
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens on the discard port
+    at = _models_page()
+    assert "`http://127.0.0.1:9/lukewys/laion_clap/resolve/main/" in " ".join(c.value for c in at.caption)
+    at.button(key="models:clap-download").click().run()
+    assert not at.exception
+    (error,) = at.error
+    assert error.value.startswith("Cannot download the CLAP checkpoint: 127.0.0.1 is not reachable")
+    assert f"put it into {clap.checkpoint_dir()}" in error.value
+    assert not clap.checkpoint_dir().exists()
+    assert "The CLAP layer is off" in at.info[0].value
+
+
+def test_models_page_refuses_a_bad_upload_and_keeps_nothing():
+    at = _models_page()
+    at.file_uploader(key="models:clap-upload").upload("broken.pt", b"not a checkpoint\n" * 64).run()
+    at.button(key="models:clap-install").click().run()
+    assert not at.exception
+    (error,) = at.error
+    assert error.value.startswith("**broken.pt was not installed (and not kept).** broken.pt is not a readable "
+                                  "PyTorch checkpoint")
+    assert list(clap.checkpoint_dir().iterdir()) == []
+    assert "The CLAP layer is off" in at.info[0].value
+
+
+def test_models_page_installs_an_uploaded_checkpoint_and_turns_clap_on(tiny_ckpt):
+    at = _models_page()
+    at.file_uploader(key="models:clap-upload").upload("my-clap.pt", tiny_ckpt.read_bytes()).run()
+    at.button(key="models:clap-install").click().run()
+    assert not at.exception and not at.error
+    assert at.success[0].value.startswith("Installed my-clap.pt in ") and "uses it now" in at.success[0].value
+    assert at.success[1].value.startswith("**Active: my-clap.pt** · HTSAT-tiny")
+    assert not [u for u in at.file_uploader if u.key == "models:clap-upload"]  # the setup is gone: CLAP is on
+
+
+@pytest.mark.slow
+def test_models_page_downloads_the_checkpoint_and_turns_clap_on(server, monkeypatch):
+    monkeypatch.setenv("HF_ENDPOINT", server.url.rsplit("/", 1)[0])
+    at = _models_page()
+    at.button(key="models:clap-download").click().run()
+    assert not at.exception and not at.error
+    assert server.requests == [None]
+    assert f"Installed {clap.MUSIC_CHECKPOINT}".replace("_", "\\_") in at.success[0].value
+    assert at.success[1].value.startswith(f"**Active: {clap.MUSIC_CHECKPOINT}".replace("_", "\\_"))
+
+
 # --------------------------------------------------------------------------- service and report
 
 

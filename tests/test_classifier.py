@@ -277,7 +277,9 @@ def test_clap_model_needs_clap_features(tmp_path, trained):
                tmp_path / "clap.skops")
     model = load_model(tmp_path / "clap.skops")
     report = score(fake_clap(track), model=model)
-    assert report.decided_by == "classifier" and set(report.layers["classifier"].features) <= set(CLAP.names)
+    layer = report.layers["classifier"]
+    assert report.decided_by == "classifier" and all(n.startswith("embedding dim ") for n, _ in layer.drivers)
+    assert set(layer.features) <= ({n for n, _ in layer.drivers} if layer.drivers else set(CLAP.names))
     assert report.score == pytest.approx(model.predict_proba(fake_clap(track).clap.aggregate)[0])
     report = score(fake_clap(track, checkpoint_sha256="d" * 64), model=model)
     assert report.decided_by == "artifacts"  # the classifier is skipped; "no fingerprint" decides

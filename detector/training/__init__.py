@@ -9,11 +9,13 @@ from .dataset import (
     load_dataset, skipped_summary,
 )
 from .evaluation import EvaluationResult, evaluate
-from .fitting import TrainingResult, save_model, train, train_dataset
+from .fitting import SAVING_SHARE, TrainingResult, save_model, train, train_dataset
+from .importance import measure_importance, permutation_importance
 from .vectors import VectorCache, VectorSet, cache_key, extract_vectors
 
 __all__ = [
-    "DEFAULT_FOLDS", "DEFAULT_TEST_SIZE", "Dataset", "DatasetError", "EvaluationResult", "LabelledFile", "SkippedFile",
-    "TrainingResult", "VectorCache", "VectorSet", "cache_key", "check_class_counts", "evaluate", "extract_vectors",
-    "load_dataset", "save_model", "skipped_summary", "train", "train_dataset",
+    "DEFAULT_FOLDS", "DEFAULT_TEST_SIZE", "SAVING_SHARE", "Dataset", "DatasetError", "EvaluationResult", "LabelledFile",
+    "SkippedFile", "TrainingResult", "VectorCache", "VectorSet", "cache_key", "check_class_counts", "evaluate", "extract_vectors",
+    "load_dataset", "measure_importance", "permutation_importance", "save_model", "skipped_summary", "train",
+    "train_dataset",
 ]

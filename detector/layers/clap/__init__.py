@@ -4,6 +4,7 @@ Modules, in the order a checkpoint travels through them:
 
 ``checkpoint``  where checkpoints are found, and reading their audio tensors safely
 ``download``    fetching the music checkpoint, resumable
+``install``     taking a checkpoint file that was handed over (an upload), checked before it is kept
 ``laion``       laion-clap's own model code imported offline, architecture from the weights
 ``windows``     deterministic 10 s windows at 48 kHz, as laion-clap prepares them
 ``htsat``       the fast HTSAT inference pass over laion-clap's modules
@@ -15,11 +16,13 @@ is loaded, not before.
 """
 
 from .checkpoint import (
-    ENV_VAR, MUSIC_CHECKPOINT, MUSIC_CHECKPOINT_URL, checkpoint_dir, find_checkpoint, how_to_enable, read_audio_state,
+    ENDPOINT_ENV, ENV_VAR, MUSIC_CHECKPOINT, MUSIC_CHECKPOINT_URL, checkpoint_dir, checkpoint_url, find_checkpoint,
+    how_to_enable, read_audio_state,
 )
 from .download import download_checkpoint
 from .encoder import DEFAULT_BATCH_SIZE, ClapEncoder, default_threads, library_versions, load_encoder
 from .errors import CheckpointError, CheckpointNotFound, ClapUnavailable, DownloadError
+from .install import MAX_CHECKPOINT_MIB, checkpoint_name, install_checkpoint, installed_note
 from .laion import infer_architecture, write_random_checkpoint
 from .registry import availability, get_encoder, skipped_layer
 from .windows import (
@@ -28,10 +31,11 @@ from .windows import (
 )
 
 __all__ = [
-    "DEFAULT_BATCH_SIZE", "EMBED_DIM", "ENV_VAR", "MUSIC_CHECKPOINT", "MUSIC_CHECKPOINT_URL", "SAMPLE_RATE",
-    "WINDOW_SAMPLES", "WINDOW_SECONDS", "CheckpointError", "CheckpointNotFound", "ClapEmbedding", "ClapEncoder",
-    "ClapUnavailable", "DownloadError", "aggregate", "availability", "checkpoint_dir", "default_threads",
-    "download_checkpoint", "find_checkpoint", "get_encoder", "how_to_enable", "infer_architecture", "library_versions",
-    "load_encoder", "quantize", "read_audio_state", "repeat_pad", "skipped_layer", "window_bounds", "windows",
+    "DEFAULT_BATCH_SIZE", "EMBED_DIM", "ENDPOINT_ENV", "ENV_VAR", "MAX_CHECKPOINT_MIB", "MUSIC_CHECKPOINT",
+    "MUSIC_CHECKPOINT_URL", "SAMPLE_RATE", "WINDOW_SAMPLES", "WINDOW_SECONDS", "CheckpointError", "CheckpointNotFound",
+    "ClapEmbedding", "ClapEncoder", "ClapUnavailable", "DownloadError", "aggregate", "availability", "checkpoint_dir",
+    "checkpoint_name", "checkpoint_url", "default_threads", "download_checkpoint", "find_checkpoint", "get_encoder",
+    "how_to_enable", "infer_architecture", "install_checkpoint", "installed_note", "library_versions", "load_encoder",
+    "quantize", "read_audio_state", "repeat_pad", "skipped_layer", "window_bounds", "windows",
     "write_random_checkpoint",
 ]

@@ -2,7 +2,11 @@
 
 Where a checkpoint is looked for, in order: an explicit path (argument or CLI flag
 ``--clap-checkpoint``), the ``CLAP_CHECKPOINT`` environment variable, and any ``*.pt`` in
-``<data dir>/models/clap/`` (the music checkpoint's name preferred).
+``<data dir>/models/clap/`` (the music checkpoint's name preferred; hidden files, such as
+the temporary file of an upload being checked, are not considered).
+
+The music checkpoint is downloaded from Hugging Face, or from the mirror that
+``HF_ENDPOINT`` names (Hugging Face's own variable for mirrors): :func:`checkpoint_url`.
 """
 
 from __future__ import annotations
@@ -21,7 +25,20 @@ if TYPE_CHECKING:  # pragma: no cover
 ENV_VAR = "CLAP_CHECKPOINT"
 MUSIC_CHECKPOINT = "music_audioset_epoch_15_esc_90.14.pt"
 MUSIC_CHECKPOINT_URL = f"https://huggingface.co/lukewys/laion_clap/resolve/main/{MUSIC_CHECKPOINT}"
+ENDPOINT_ENV = "HF_ENDPOINT"
 _AUDIO_PREFIXES = ("audio_branch.", "audio_projection.")
+
+
+def checkpoint_url() -> str:
+    """Where the music checkpoint is downloaded from: :data:`MUSIC_CHECKPOINT_URL`, on ``$HF_ENDPOINT`` if set.
+
+    ``HF_ENDPOINT=https://hf-mirror.example`` gives
+    ``https://hf-mirror.example/lukewys/laion_clap/resolve/main/music_audioset_epoch_15_esc_90.14.pt``.
+    """
+    endpoint = os.environ.get(ENDPOINT_ENV, "").strip().rstrip("/")
+    if not endpoint:
+        return MUSIC_CHECKPOINT_URL
+    return endpoint + MUSIC_CHECKPOINT_URL.removeprefix("https://huggingface.co")
 
 
 def checkpoint_dir() -> Path:
@@ -34,7 +51,8 @@ def how_to_enable(folder: Path | None = None) -> str:
     return (
         f"Put a LAION-CLAP checkpoint such as {MUSIC_CHECKPOINT} (from {MUSIC_CHECKPOINT_URL}) into {folder}, "
         f"or point {ENV_VAR} or --clap-checkpoint at a LAION-CLAP .pt file. "
-        "With a network connection, `python -m detector download-clap` fetches it."
+        "With a network connection, the dashboard's Models page (Download) or `python -m detector download-clap` "
+        "fetches it; the Models page also takes a .pt file as an upload."
     )
 
 
@@ -61,7 +79,8 @@ def find_checkpoint(explicit: str | os.PathLike | None = None) -> Path:
         if not path.is_file():
             raise ClapUnavailable(f"The CLAP checkpoint {path} (from ${ENV_VAR}) does not exist.", how_to_enable())
         return path.resolve()
-    candidates = sorted(p for p in folder.glob("*.pt") if p.is_file()) if folder.is_dir() else []
+    candidates = sorted(p for p in folder.glob("*.pt") if p.is_file() and not p.name.startswith(".")) \
+        if folder.is_dir() else []
     if candidates:
         candidates.sort(key=lambda p: (p.name != MUSIC_CHECKPOINT, not p.name.startswith("music_"), p.name))
         return candidates[0].resolve()
@@ -128,6 +147,6 @@ def read_audio_state(path: str | os.PathLike) -> dict[str, "torch.Tensor"]:
 
 
 __all__ = [
-    "ENV_VAR", "MUSIC_CHECKPOINT", "MUSIC_CHECKPOINT_URL", "checkpoint_dir", "find_checkpoint", "how_to_enable",
-    "read_audio_state",
+    "ENDPOINT_ENV", "ENV_VAR", "MUSIC_CHECKPOINT", "MUSIC_CHECKPOINT_URL", "checkpoint_dir", "checkpoint_url",
+    "find_checkpoint", "how_to_enable", "read_audio_state",
 ]

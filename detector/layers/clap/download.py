@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 
 from ...types import Progress
-from .checkpoint import ENV_VAR, MUSIC_CHECKPOINT, MUSIC_CHECKPOINT_URL, checkpoint_dir
+from .checkpoint import ENV_VAR, MUSIC_CHECKPOINT, checkpoint_dir, checkpoint_url
 from .errors import DownloadError
 
 
@@ -44,7 +44,7 @@ def _reachable(url: str, timeout: float) -> str | None:
 def download_checkpoint(
     dest_dir: str | os.PathLike | None = None,
     *,
-    url: str = MUSIC_CHECKPOINT_URL,
+    url: str | None = None,
     progress: Progress | None = None,
     expected_size: int | None = None,
     timeout: float = 30.0,
@@ -61,6 +61,9 @@ def download_checkpoint(
 
     Parameters
     ----------
+    url
+        Default :func:`~.checkpoint.checkpoint_url`: the music checkpoint on Hugging Face,
+        or on the mirror ``$HF_ENDPOINT`` names.
     progress
         Called after every chunk with the share done (0 while the size is unknown) and
         "downloading NAME: 12 / 640 MiB (1%)".
@@ -75,6 +78,7 @@ def download_checkpoint(
         put the file by hand.
     """
     folder = Path(dest_dir) if dest_dir is not None else checkpoint_dir()
+    url = url or checkpoint_url()
     name = posixpath.basename(urllib.parse.urlsplit(url).path) or MUSIC_CHECKPOINT
     final, part = folder / name, folder / (name + ".part")
     if final.is_file():

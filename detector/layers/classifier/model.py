@@ -12,6 +12,7 @@ from ...errors import DetectorError
 from ...features.track import TrackFeatures
 from ...features.vectors import CLAP, FAKEPRINT, FeatureSet, FeatureSetUnavailable, vector_for
 from ...types import LayerResult
+from .importance import Importance, input_ranking
 
 TOP_INPUTS = 5
 
@@ -81,24 +82,37 @@ class TrainedModel:
         return float(self.predict_proba(self.vector(track))[0])
 
     def top_inputs(self, n: int = TOP_INPUTS) -> tuple[int, ...]:
-        """Indices of the ``n`` inputs the model relies on most.
+        """Indices of the ``n`` inputs the model relies on most, by the fitted model's own measure.
 
         For the ensemble, the random forest's importances; for a logistic regression,
         the largest weights by magnitude (its inputs are standardised, so they compare).
+        See :func:`~.importance.input_ranking`; :attr:`importance` is the measured one.
         """
-        final = self.pipeline.steps[-1][1]
-        if hasattr(final, "coef_"):
-            importances = np.abs(np.asarray(final.coef_, dtype=np.float64)).ravel()
-        else:
-            importances = final.named_estimators_["rf"].feature_importances_
-        return tuple(int(i) for i in np.argsort(importances)[::-1][:n])
+        return tuple(int(i) for i in input_ranking(self.pipeline)[:n])
+
+    @property
+    def importance(self) -> Importance | None:
+        """The permutation importance its card records, or None (cards from before it was kept)."""
+        return Importance.from_card(self.card)
 
     def layer(self, track: TrackFeatures) -> LayerResult:
-        """The ``"classifier"`` layer for ``track``: P(AI) and its most important inputs' values."""
+        """The ``"classifier"`` layer for ``track``: P(AI), what drove the model, and the track's values of it.
+
+        ``drivers`` are the card's permutation importances (largest first) and
+        ``features`` the track's values of those inputs, under the same names. A card
+        without importance gives no drivers, and ``features`` holds the values of the
+        :data:`TOP_INPUTS` inputs of :meth:`top_inputs`.
+        """
         vec = self.vector(track)
         p = float(self.predict_proba(vec)[0])
-        features = {self.feature_set.names[i]: float(vec[i]) for i in self.top_inputs()}
-        return LayerResult("classifier", p, features, p, ())
+        importance = self.importance
+        index = {name: i for i, name in enumerate(self.feature_set.names)}
+        drivers = tuple(f for f in importance.top if f.feature in index) if importance else ()
+        if drivers:
+            features = {f.name: float(vec[index[f.feature]]) for f in drivers}
+        else:
+            features = {self.feature_set.names[i]: float(vec[i]) for i in self.top_inputs()}
+        return LayerResult("classifier", p, features, p, (), drivers=tuple((f.name, f.mean) for f in drivers))
 
 
 __all__ = ["TOP_INPUTS", "ModelError", "TrainedModel"]

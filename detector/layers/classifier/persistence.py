@@ -26,7 +26,7 @@ from sklearn.pipeline import Pipeline
 from ..._version import __version__
 from ...features.vectors import FEATURE_SET_VERSIONS, FeatureSet
 from ...files import atomic_write, atomic_write_text, sha256_file
-from ...types import LABELS
+from ...types import LABELS, Progress, no_progress
 from .model import ModelError, TrainedModel
 from .pipeline import DEFAULT_KIND, MODEL_KINDS, ModelKind, kind_of
 
@@ -69,13 +69,18 @@ def _kind(pipeline: Pipeline, model_kind: str | None) -> ModelKind:
 
 
 def save_model(pipeline: Pipeline, path: str | Path, feature_set: FeatureSet, *, model_kind: str | None = None,
-               **card_fields: Any) -> dict:
+               progress: Progress | None = None, **card_fields: Any) -> dict:
     """Write a fitted pipeline with ``skops.io.dump`` and its card beside it; return the card.
 
     The card's ``model_kind`` and ``model`` (the kind's description) come from the
     pipeline's steps; ``model_kind``, when given, must agree with them. ``card_fields``
-    (training metadata: class counts, metrics, the dataset, the CLAP checkpoint) go
-    into the card as they are, after what identifies the file.
+    (training metadata: class counts, metrics, the dataset, the CLAP checkpoint, the
+    permutation importance) go into the card as they are, after what identifies the file.
+
+    ``progress`` follows the steps, in proportion to their measured time: importing
+    skops (the first save in a process: it imports torch, 2-5 s), writing the archive
+    (about 1 s for the ensemble), checking the types it stored, and writing the card;
+    it reaches 1 with "Saved NAME.".
 
     Raises
     ------
@@ -86,19 +91,23 @@ def save_model(pipeline: Pipeline, path: str | Path, feature_set: FeatureSet, *,
         If the installed scikit-learn stores a type outside the kind's
         :data:`KIND_TYPES` (the model could never be loaded again, so it is not written).
     """
-    import skops.io as sio  # imported on use: it pulls in torch through scikit-learn's array API (~5 s)
-
+    progress = progress or no_progress
     kind = _kind(pipeline, model_kind)
     path = Path(path).expanduser().resolve()
+    progress(0.0, f"Saving the model {path.name}: loading skops (the first save imports torch, a few seconds)…")
+    import skops.io as sio  # imported on use: it pulls in torch through scikit-learn's array API (~5 s)
 
     def dump(tmp: Path) -> None:
+        progress(0.6, f"Saving the model {path.name}: writing the file…")
         sio.dump(pipeline, tmp, compression=zipfile.ZIP_DEFLATED)  # the schema is ~10 MB of JSON
+        progress(0.93, f"Saving the model {path.name}: checking the types it stored…")
         unexpected = sorted(set(sio.get_untrusted_types(file=tmp)) - set(KIND_TYPES[kind.name]))
         if unexpected:
             raise RuntimeError(f"This scikit-learn stores types outside the {kind.name} model allowlist: "
                                f"{unexpected}.")
 
     atomic_write(path, dump)
+    progress(0.98, f"Saving the model {path.name}: writing its card…")
     fs = feature_set
     card = {
         "format": CARD_FORMAT,
@@ -115,6 +124,7 @@ def save_model(pipeline: Pipeline, path: str | Path, feature_set: FeatureSet, *,
         "versions": library_versions(),
     }
     atomic_write_text(card_path(path), json.dumps(card, indent=2) + "\n")
+    progress(1.0, f"Saved {path.name}.")
     return card
 
 

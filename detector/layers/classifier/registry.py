@@ -107,6 +107,17 @@ def activate(path: str | Path | None) -> Path | None:
     return model.path
 
 
+def is_active(path: str | Path) -> bool:
+    """Whether ``path`` is the active model's file (:func:`active_model_path`, both resolved)."""
+    active = active_model_path()
+    if active is None:
+        return False
+    try:
+        return active.expanduser().resolve() == Path(path).expanduser().resolve()
+    except (OSError, RuntimeError):  # a symlink loop
+        return False
+
+
 def load_active_model() -> TrainedModel | None:
     """Load the active model, or None when none is set (:class:`ModelError` if it is unusable)."""
     path = active_model_path()
@@ -114,4 +125,4 @@ def load_active_model() -> TrainedModel | None:
 
 
 __all__ = ["ACTIVE_MODEL_ENV", "ACTIVE_MODEL_FILE", "SavedModel", "activate", "active_model_path", "card_summary",
-           "load_active_model", "models_dir", "saved_models"]
+           "is_active", "load_active_model", "models_dir", "saved_models"]
