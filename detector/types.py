@@ -49,7 +49,15 @@ class Contribution:
 
 @dataclass(frozen=True)
 class LayerResult:
-    """One detection layer that ran: its score, features and rule contributions."""
+    """One detection layer that ran: its score, features and rule contributions.
+
+    ``drivers`` are, for a trained layer (the classifier), the features that mattered
+    most to the model at training time, as ``(feature, importance)`` pairs, largest
+    first: the permutation importance recorded in its model card (how much accuracy
+    dropped when that feature was shuffled). They describe the model, not this track;
+    the track's own values of those features are in ``features``. Empty for rule
+    layers and for models whose card records no importance.
+    """
 
     name: str
     score: float
@@ -57,6 +65,7 @@ class LayerResult:
     base: float
     contributions: tuple[Contribution, ...]
     clip_adjustment: float = 0.0
+    drivers: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -85,6 +94,9 @@ class ArtifactFinding:
     n_fft: int
     chart_hz: tuple[float, ...] = ()
     chart_db: tuple[float, ...] = ()
+    description: str = ""
+    """The comb in words (``summary`` without its verdict), so a finding can be restated under
+    other thresholds; empty in reports older than schema 4."""
 
     @property
     def headline(self) -> str:

@@ -17,7 +17,7 @@ from ..report import DetectionReport
 from ..types import Progress
 from .extraction import extract
 from .profile import analysis_profile, profile_id
-from .scoring import NO_CLASSIFIER, Classifier, score, verdict
+from .scoring import NO_CLASSIFIER, Classifier, rescore, score, verdict
 
 
 def analyze(
@@ -37,4 +37,4 @@ def analyze(
     return score(track, thresholds, model)
 
 
-__all__ = ["NO_CLASSIFIER", "Classifier", "analysis_profile", "analyze", "extract", "profile_id", "score", "verdict"]
+__all__ = ["NO_CLASSIFIER", "Classifier", "analysis_profile", "analyze", "extract", "profile_id", "rescore", "score", "verdict"]

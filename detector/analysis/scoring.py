@@ -18,6 +18,8 @@ Which layer decides the verdict (every layer that ran stays in the report):
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from dataclasses import replace
 from importlib import metadata
 from typing import Protocol
 
@@ -29,7 +31,8 @@ from ..features.track import TrackFeatures
 from ..features.vectors import FeatureSetUnavailable
 from ..layers import artifacts as artifacts_layer
 from ..layers import clap as clap_layer
-from ..layers.heuristics import EMBEDDING_RULES, SPECTRAL_RULES, Thresholds, layer_result, score_features
+from ..layers.heuristics import (EMBEDDING_RULES, RULES, SPECTRAL_RULES, VERDICTS, Call, Thresholds, layer_result,
+                                score_features)
 from ..report import DetectionReport, Segment
 from ..types import LayerResult, SkippedLayer
 
@@ -69,10 +72,10 @@ def versions(clap: ClapFeatures | None = None) -> dict[str, str]:
     return out
 
 
-def verdict(score: float, thresholds: Thresholds) -> tuple[str, bool]:
-    """The verdict's words and whether it says AI: AI above ``thresholds.decision``."""
-    is_ai = score > thresholds.decision
-    return ("Likely AI-generated" if is_ai else "Likely human-made"), is_ai
+def verdict(score: float, thresholds: Thresholds) -> tuple[str, Call]:
+    """The verdict's words and its three-way call (``"ai"``, ``"human"``, ``"inconclusive"``)."""
+    call = thresholds.call(score)
+    return VERDICTS[call], call
 
 
 def _classifier_layer(track: TrackFeatures, model: Classifier | None) -> LayerResult | SkippedLayer:
@@ -103,6 +106,37 @@ def decider(layers: dict[str, LayerResult], thresholds: Thresholds, heuristic: s
     return "artifacts" if artifacts is not None else heuristic
 
 
+def _segment_scores(features: Mapping[str, float], comb: Mapping[str, float] | None,
+                    thresholds: Thresholds) -> dict[str, float]:
+    """Every heuristic layer's score of one segment, from the segment's own features.
+
+    A segment's features hold its spectral numbers, the statistics of the CLAP window that
+    overlaps it most and the share of its frames that carry the track's comb.
+    """
+    scores = {"spectral": score_features(features, SPECTRAL_RULES, thresholds, "spectral").score}
+    if all(k in features for k in EMBEDDING_RULES):
+        scores["clap"] = score_features(features, EMBEDDING_RULES, thresholds, "clap").score
+    if comb is not None and "comb_hits_share" in features:
+        scores["artifacts"] = artifacts_layer.segment_score(comb, features["comb_hits_share"], thresholds)
+    return scores
+
+
+def _decide(layers: dict[str, LayerResult], segments: list[tuple[float, float, dict[str, float]]],
+            thresholds: Thresholds) -> tuple[str, tuple[Segment, ...], float, str, Call]:
+    """The deciding layer, the scored segments, and the final score, verdict and call."""
+    heuristic = "clap" if "clap" in layers else "spectral"
+    decided_by = decider(layers, thresholds, heuristic)
+    comb = layers["artifacts"].features if "artifacts" in layers else None
+    scored = []
+    for i, (start, end, features) in enumerate(segments):
+        layer_scores = _segment_scores(features, comb, thresholds)
+        scored.append(Segment(i, start, end, layer_scores.get(decided_by, layer_scores[heuristic]), features,
+                              layer_scores))
+    final = layers[decided_by].score
+    label, call = verdict(final, thresholds)
+    return decided_by, tuple(scored), final, label, call
+
+
 def score(
     track: TrackFeatures, thresholds: Thresholds | None = None, model: Classifier | None = None
 ) -> DetectionReport:
@@ -111,18 +145,15 @@ def score(
     The deciding layer follows the module's order of precedence (:func:`decider`); a
     trained ``model`` (:func:`detector.layers.classifier.load_model`) adds its P(AI).
     Every layer that ran stays in ``layers``; each segment's ``layer_scores`` holds the
-    per-segment scores of the spectral, CLAP and artifact layers.
+    per-segment scores of the spectral, CLAP and artifact layers. The verdict is
+    three-way: a deciding score inside the profile's inconclusive band says so.
     """
     thresholds = (thresholds or Thresholds()).validate()
     t0 = time.perf_counter()
     layers = {"spectral": layer_result("spectral", track.spectral, thresholds)}
-    heuristic = "spectral"
     clap = track.clap
-    window_scores: list[float] = []
     if clap is not None:
         layers["clap"] = layer_result("clap", clap.stats, thresholds)
-        heuristic = "clap"
-        window_scores = [score_features(ws, EMBEDDING_RULES, thresholds, "clap").score for ws in clap.window_stats]
     finding = None
     if track.comb is not None and track.fakeprint is not None:
         layers["artifacts"] = artifacts_layer.layer(track.comb, thresholds)
@@ -130,24 +161,16 @@ def score(
     classifier = _classifier_layer(track, model)
     if isinstance(classifier, LayerResult):
         layers["classifier"] = classifier
-    decided_by = decider(layers, thresholds, heuristic)
     segments = []
     for i, (start, end, feats) in enumerate(track.segments):
         features = dict(feats)
-        layer_scores = {"spectral": score_features(feats, SPECTRAL_RULES, thresholds, "spectral").score}
         if clap is not None:
             w = best_window(start, end, clap.window_bounds)
-            layer_scores["clap"] = window_scores[w]
             features.update({k: clap.window_stats[w][k] for k in EMBEDDING_RULES})
-        if track.comb is not None:
-            seg = artifacts_layer.segment_score(track.comb, i, thresholds)
-            if seg is not None:
-                layer_scores["artifacts"] = seg
-                features["comb_hits_share"] = float(track.comb.segment_hits[i])
-        segments.append(Segment(i, start, end, layer_scores.get(decided_by, layer_scores[heuristic]), features,
-                                layer_scores))
-    final = layers[decided_by]
-    label, is_ai = verdict(final.score, thresholds)
+        if track.comb is not None and i < len(track.comb.segment_hits) and track.comb.segment_hits[i] is not None:
+            features["comb_hits_share"] = float(track.comb.segment_hits[i])
+        segments.append((start, end, features))
+    decided_by, scored, final, label, call = _decide(layers, segments, thresholds)
     timings = dict(track.timings, scoring_s=time.perf_counter() - t0)
     skipped = () if clap is not None else (track.clap_skipped or clap_layer.skipped_layer(),)
     if track.artifacts_skipped is not None:
@@ -158,13 +181,14 @@ def score(
         duration=track.duration,
         sample_rate=track.frames.sample_rate,
         format=track.format,
-        score=final.score,
+        score=final,
         verdict=label,
-        is_ai=is_ai,
+        is_ai=call == "ai",
+        call=call,
         decided_by=decided_by,
         layers=layers,
         skipped=skipped + ((classifier,) if isinstance(classifier, SkippedLayer) else ()),
-        segments=tuple(segments),
+        segments=scored,
         segment_seconds=track.segment_seconds,
         artifacts=finding,
         warnings=track.warnings,
@@ -174,4 +198,32 @@ def score(
     )
 
 
-__all__ = ["NO_CLASSIFIER", "Classifier", "best_window", "decider", "score", "verdict", "versions"]
+def rescore(report: DetectionReport, thresholds: Thresholds, *, classifier: bool = True) -> DetectionReport:
+    """``report`` scored again with other ``thresholds``, from the features it keeps: nothing is decoded.
+
+    Every heuristic layer and every segment is rescored from its stored features; a
+    classifier's P(AI) does not depend on thresholds and is kept, or dropped with
+    ``classifier=False`` (the Tune page tunes the rules alone). The result equals what
+    :func:`score` gives on the same features with ``thresholds``, timings aside.
+    """
+    thresholds = thresholds.validate()
+    layers = {name: layer_result(name, layer.features, thresholds) for name, layer in report.layers.items()
+              if name in RULES}
+    skipped, versions_ = report.skipped, dict(report.versions)
+    if "classifier" in report.layers:
+        if classifier:
+            layers["classifier"] = report.layers["classifier"]
+        else:
+            skipped += (NO_CLASSIFIER,)
+            versions_ = {k: v for k, v in versions_.items() if not k.startswith("classifier")}
+    finding = report.artifacts
+    if finding is not None and "artifacts" in layers:
+        finding = artifacts_layer.rescored(finding, layers["artifacts"], thresholds)
+    segments = [(s.start, s.end, dict(s.features)) for s in report.segments]
+    decided_by, scored, final, label, call = _decide(layers, segments, thresholds)
+    return replace(report, score=final, verdict=label, is_ai=call == "ai", call=call, decided_by=decided_by,
+                   layers=layers, skipped=skipped, segments=scored, artifacts=finding,
+                   thresholds=thresholds.to_dict(), versions=versions_)
+
+
+__all__ = ["NO_CLASSIFIER", "Classifier", "best_window", "decider", "rescore", "score", "verdict", "versions"]

@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 
 from ..analysis import analyze
 from ..audio import AudioError
+from ..layers.heuristics import Thresholds
 from ..report import DetectionReport
+from ..report.summary import explain
 from .options import (
     EXIT_FILE_FAILED, EXIT_OK, EXIT_USAGE, analysis_options, clap_options, load_clap, load_thresholds,
 )
@@ -25,16 +28,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def print_summary(report: DetectionReport) -> None:
-    """One line: name, score, verdict, duration, format, the deciding layer and the artifact finding."""
+    """One line: name, verdict (three-way), what the score is, duration, format, the deciding layer and
+    the artifact finding."""
     artifacts = f", {report.artifacts.label}" if report.artifacts is not None else ""
-    print(f"{report.source_name}: {report.score:.3f}  {report.verdict}  "
+    print(f"{report.source_name}: {report.verdict}  {report.score_name} {report.score:.3f}  "
           f"({report.duration:.1f} s, {report.format}, decided by {report.decided_by}{artifacts})")
 
 
-def print_report(report: DetectionReport) -> None:
+def print_report(report: DetectionReport, thresholds: Thresholds) -> None:
     """The summary line, every layer's score and rule contributions, the artifact finding in words,
     skipped layers and warnings."""
     print_summary(report)
+    explanation = explain(report, thresholds)
+    for text in (explanation.headline, explanation.evidence, explanation.segments):
+        if text:
+            print(textwrap.fill(text, width=110, initial_indent="  ", subsequent_indent="  "))
     for layer in report.layers.values():
         print(f"  {layer.name} layer: {layer.score:.3f}")
         for c in layer.contributions:
@@ -80,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             reports.append(report.to_dict())
         else:
-            print_report(report)
+            print_report(report, thresholds)
     if args.json:
         print(json.dumps(reports, indent=2, sort_keys=True))
     return EXIT_FILE_FAILED if failed else EXIT_OK

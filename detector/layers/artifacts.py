@@ -18,6 +18,9 @@ verdict is :func:`detector.analysis.score`'s business.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
+
 from ..features.comb import Comb
 from ..features.fakeprint import Fakeprint
 from ..types import ArtifactFinding, LayerResult, SkippedLayer
@@ -47,32 +50,51 @@ def layer(comb: Comb, thresholds: Thresholds) -> LayerResult:
     return layer_result(NAME, comb.features(), thresholds)
 
 
-def segment_score(comb: Comb, index: int, thresholds: Thresholds) -> float | None:
-    """Segment ``index``'s artifact score: the track's, where the segment carries the comb, else
-    the score of no comb. ``None`` for a segment too short to hold an FFT frame."""
-    share = comb.segment_hits[index] if index < len(comb.segment_hits) else None
-    if share is None:
-        return None
-    features = dict(comb.features(), comb_consistency=share)
+def segment_features(track_features: Mapping[str, float], share: float) -> dict[str, float]:
+    """A segment's ``comb_*`` features: the track's comb, carried by ``share`` of the segment's frames.
+
+    A segment that does not carry the comb (``share`` < 0.5) has no comb evidence of its own.
+    """
+    features = dict(track_features, comb_consistency=share)
     if share < 0.5:
         features["comb_evidence"] = 0.0
-    return score_features(features, ARTIFACT_RULES, thresholds, NAME).score
+    return features
+
+
+def segment_score(track_features: Mapping[str, float], share: float | None, thresholds: Thresholds) -> float | None:
+    """A segment's artifact score from the track's comb features and the share of the segment
+    carrying the comb; ``None`` (no score) for a segment too short to hold an FFT frame."""
+    if share is None:
+        return None
+    return score_features(segment_features(track_features, share), ARTIFACT_RULES, thresholds, NAME).score
+
+
+def summary(description: str, found: bool, evidence: float, thresholds: Thresholds) -> str:
+    """The finding in one paragraph, from the comb's ``description`` (:meth:`Comb.describe`)."""
+    if found:
+        return f"Decoder fingerprint found: {description}."
+    if evidence >= thresholds.comb_evidence.human_threshold:
+        return (f"No decoder fingerprint found: the most regular comb is too weak or too inconsistent to "
+                f"count ({description}). {NOT_FOUND_CAVEAT}")
+    return f"No decoder fingerprint found: {description}. {NOT_FOUND_CAVEAT}"
+
+
+def rescored(old: ArtifactFinding, result: LayerResult, thresholds: Thresholds) -> ArtifactFinding:
+    """``old`` restated for the layer's new ``result`` under other ``thresholds`` (nothing recomputed)."""
+    found = fires(result, thresholds)
+    description = old.description or old.detail
+    return replace(old, found=found,
+                   summary=summary(description, found, result.features.get("comb_evidence", 0.0), thresholds))
 
 
 def finding(fp: Fakeprint, comb: Comb, result: LayerResult, thresholds: Thresholds) -> ArtifactFinding:
     """The finding in words and numbers, with the fakeprint to draw."""
     found = fires(result, thresholds)
-    text = comb.describe()
-    if found:
-        summary = f"Decoder fingerprint found: {text}."
-    elif comb.features()["comb_evidence"] >= thresholds.comb_evidence.human_threshold:
-        summary = (f"No decoder fingerprint found: the most regular comb is too weak or too inconsistent to "
-                   f"count ({text}). {NOT_FOUND_CAVEAT}")
-    else:
-        summary = f"No decoder fingerprint found: {text}. {NOT_FOUND_CAVEAT}"
+    description = comb.describe()
     chart_hz, chart_db = fp.chart
     return ArtifactFinding(
-        summary=summary,
+        summary=summary(description, found, comb.features()["comb_evidence"], thresholds),
+        description=description,
         found=found,
         harmonic=comb.harmonic,
         spacing_hz=comb.spacing_hz,
@@ -92,4 +114,5 @@ def finding(fp: Fakeprint, comb: Comb, result: LayerResult, thresholds: Threshol
     )
 
 
-__all__ = ["NAME", "NOT_FOUND_CAVEAT", "finding", "fires", "layer", "segment_score", "unavailable"]
+__all__ = ["NAME", "NOT_FOUND_CAVEAT", "finding", "fires", "layer", "rescored", "segment_features", "segment_score",
+           "summary", "unavailable"]

@@ -15,13 +15,18 @@ import json
 import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Literal, Mapping
+from typing import Literal, Mapping, get_args
 
 from ..errors import DetectorError
 from ..features.spectral import SUMMARY_NAMES
 from ..types import Contribution, LayerResult
 
 Direction = Literal["below", "above"]
+Call = Literal["ai", "human", "inconclusive"]
+"""The three-way verdict: the deciding score above, below, or inside the inconclusive band."""
+CALLS: tuple[str, ...] = get_args(Call)
+VERDICTS = {"ai": "Likely AI-generated", "human": "Likely human-made", "inconclusive": "Inconclusive"}
+"""Each call in words, as the gauge, the CLI, the JSON report and the history show it."""
 
 
 class ProfileError(DetectorError, ValueError):
@@ -96,9 +101,9 @@ ARTIFACT_RULES = ("comb_evidence", "comb_consistency")
 RULES = {"spectral": SPECTRAL_RULES, "clap": EMBEDDING_RULES, "artifacts": ARTIFACT_RULES}
 """The rules of each layer, by layer name."""
 ALL_RULES = SPECTRAL_RULES + EMBEDDING_RULES + ARTIFACT_RULES
-ADDED_RULES = ARTIFACT_RULES
-"""Rules added after profiles were first saved: a profile without them gets the defaults."""
-GLOBALS = ("base", "decision", "floor", "ceiling")
+ADDED_KEYS = ARTIFACT_RULES + ("inconclusive",)
+"""Every key added after profiles were first saved (a profile without one gets its default)."""
+GLOBALS = ("base", "decision", "inconclusive", "floor", "ceiling")
 """The profile's numbers that are not a rule's."""
 THRESHOLD_FIELDS = ("ai_threshold", "mild_threshold", "human_threshold")
 STEP_FIELDS = ("ai_step", "mild_step", "human_step")
@@ -112,6 +117,10 @@ class Thresholds:
     floor: float = 0.1
     ceiling: float = 0.95
     decision: float = 0.5
+    # The width of the inconclusive band centred on the decision line: a deciding score within
+    # decision +/- inconclusive / 2 says "Inconclusive" rather than pretend to a side. 0 restores the
+    # original two-way verdict.
+    inconclusive: float = 0.1
     # spectral layer
     mfcc_variance: Rule = field(default_factory=lambda: Rule("below", 50.0, 0.08, 200.0, 0.06))
     mfcc_kurtosis: Rule = field(default_factory=lambda: Rule("above", 2.0, 0.07, 0.5, 0.05))
@@ -131,8 +140,28 @@ class Thresholds:
     def rule(self, feature: str) -> Rule:
         return getattr(self, feature)
 
+    @property
+    def band(self) -> tuple[float, float]:
+        """The inconclusive band ``(low, high)`` around the decision line."""
+        half = self.inconclusive / 2
+        return self.decision - half, self.decision + half
+
+    def call(self, score: float) -> Call:
+        """The three-way verdict for a deciding ``score``.
+
+        ``"ai"`` above the band, ``"human"`` below it, ``"inconclusive"`` inside it (its
+        edges included). With a band of width 0 this is the original rule: AI above the
+        decision line, human at or below it.
+        """
+        low, high = self.band
+        if score > high:
+            return "ai"
+        if score < low or (self.inconclusive == 0 and score <= self.decision):
+            return "human"
+        return "inconclusive"
+
     def validate(self) -> "Thresholds":
-        for key in ("base", "floor", "ceiling", "decision"):
+        for key in GLOBALS:
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise ProfileError(f"{key} must be a finite number, not {value!r}.")
@@ -140,6 +169,8 @@ class Thresholds:
                 raise ProfileError(f"{key} must lie between 0 and 1 ({value}).")
         if not self.floor < self.ceiling:
             raise ProfileError(f"floor ({self.floor}) must be below ceiling ({self.ceiling}).")
+        if self.inconclusive >= 1:
+            raise ProfileError(f"inconclusive (the band's width, {self.inconclusive}) must be below 1.")
         for name in ALL_RULES:
             self.rule(name).validate(name)
         return self
@@ -160,7 +191,7 @@ class Thresholds:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ProfileError(f"Unknown key(s) in profile: {', '.join(unknown)}.")
-        missing = sorted(known - set(data) - set(ADDED_RULES))
+        missing = sorted(known - set(data) - set(ADDED_KEYS))
         if missing:
             raise ProfileError(f"Missing key(s) in profile: {', '.join(missing)}.")
         values = {}
@@ -242,6 +273,6 @@ def layer_result(name: str, features: Mapping[str, float], thresholds: Threshold
 
 
 __all__ = [
-    "ADDED_RULES", "ALL_RULES", "ARTIFACT_RULES", "EMBEDDING_RULES", "GLOBALS", "RULES", "SPECTRAL_RULES", "STEP_FIELDS", "THRESHOLD_FIELDS", "HeuristicScore",
+    "ADDED_KEYS", "ALL_RULES", "CALLS", "VERDICTS", "Call", "ARTIFACT_RULES", "EMBEDDING_RULES", "GLOBALS", "RULES", "SPECTRAL_RULES", "STEP_FIELDS", "THRESHOLD_FIELDS", "HeuristicScore",
     "ProfileError", "Rule", "Thresholds", "layer_result", "score_features",
 ]

@@ -10,9 +10,11 @@ from dataclasses import asdict, dataclass, field
 from ..errors import DetectorError
 from ..types import ArtifactFinding, Contribution, LayerResult, SkippedLayer
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """2: ``Segment.layer_scores``; the CLAP layer; CLAP checkpoint and library versions.
-3: the artifact layer and its finding (``artifacts``)."""
+3: the artifact layer and its finding (``artifacts``).
+4: the three-way ``call`` (``"ai"``, ``"human"``, ``"inconclusive"``) and the profile's inconclusive band;
+the finding's ``description``. Older reports read back with the two-way call they made."""
 
 
 class ReportError(DetectorError, ValueError):
@@ -58,7 +60,19 @@ class DetectionReport:
     timings: dict[str, float]
     versions: dict[str, str]
     artifacts: ArtifactFinding | None = None
+    call: str = ""
+    """``"ai"``, ``"human"`` or ``"inconclusive"``; ``is_ai`` is ``call == "ai"``."""
     schema_version: int = field(default=SCHEMA_VERSION)
+
+    def __post_init__(self) -> None:
+        if not self.call:  # a report made before the three-way verdict
+            object.__setattr__(self, "call", "ai" if self.is_ai else "human")
+
+    @property
+    def score_name(self) -> str:
+        """What the score is: ``"P(AI)"`` where a trained classifier decides (a calibrated
+        probability), else ``"score"`` (the rules' points, not a probability)."""
+        return "P(AI)" if self.decided_by == "classifier" else "score"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -87,6 +101,7 @@ class DetectionReport:
                         **_known(LayerResult, layer),
                         "contributions": tuple(Contribution(**_known(Contribution, c))
                                                for c in layer.get("contributions", ())),
+                        "drivers": tuple((str(f), float(v)) for f, v in layer.get("drivers") or ()),
                     })
                     for name, layer in data.get("layers", {}).items()
                 },

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from ..layers.heuristics import ProfileError, Thresholds
 from .schema import DetectionReport
 
 FEATURE_LABELS = {
@@ -54,21 +55,75 @@ def feature_table(reports: Sequence[DetectionReport], labels: Sequence[str | Non
     return pd.DataFrame(rows)
 
 
-def compare_table(reports: Sequence[DetectionReport]) -> pd.DataFrame:
-    """Reports side by side: one column per report, one row per score, layer score and feature.
+DIFFERENCE = "difference (2 − 1)"
+"""The column :func:`compare_table` adds for two reports."""
 
-    Values are formatted as text (numbers to 4 significant digits) so each column has one type.
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _text(value) -> str:
+    return f"{value + 0.0:.4g}" if isinstance(value, float) else str(value)  # + 0.0: no "-0"
+
+
+def _difference(first, second) -> str:
+    if not (_number(first) and _number(second)):
+        return ""
+    return "0" if second == first else f"{second - first:+.4g}"
+
+
+def _settings(report: DetectionReport) -> dict[str, object]:
+    """The decision line and inconclusive band ``report`` was scored with (defaults where it predates one)."""
+    try:
+        used = Thresholds.from_dict(report.thresholds)
+    except ProfileError:
+        decision = report.thresholds.get("decision") if isinstance(report.thresholds, dict) else None
+        return {"decision line": decision if _number(decision) else "—", "inconclusive band": "—"}
+    low, high = used.band
+    return {"decision line": used.decision,
+            "inconclusive band": f"{low:.2f} – {high:.2f}" if high > low else "none (two-way)"}
+
+
+def compare_table(reports: Sequence[DetectionReport], profiles: Sequence[str] | None = None) -> pd.DataFrame:
+    """Reports side by side: one column per report, one row per result, setting, layer score and feature.
+
+    Parameters
+    ----------
+    reports : sequence of DetectionReport
+        Column ``"<i>. <source name>"`` each, numbered from 1.
+    profiles : sequence of str, optional
+        The name of the profile each report was made with (a ``profile`` row).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows: score, call, verdict, profile, decision line, inconclusive band, decided by,
+        duration and format, then each layer's score and its features by their
+        :func:`feature_label` (``"Spectral contrast std (spectral layer)"``). Values are
+        text (numbers to 4 significant digits) so each column has one type; ``"—"`` where a
+        report lacks the row. With two reports, a :data:`DIFFERENCE` column holds second
+        minus first for numeric rows (empty for text rows).
     """
-    columns = {}
+    columns, raw = {}, []
     for i, report in enumerate(reports, start=1):
-        values = {"score": report.score, "verdict": report.verdict, "decided by": report.decided_by,
-                  "duration (s)": round(report.duration, 2), "format": report.format}
+        values = {"score": report.score, "call": report.call, "verdict": report.verdict}
+        if profiles is not None:
+            values["profile"] = profiles[i - 1]
+        values.update(_settings(report))
+        values.update({"decided by": report.decided_by, "duration (s)": round(report.duration, 2),
+                       "format": report.format})
         for name, layer in report.layers.items():
             values[f"{name} layer score"] = layer.score
-            values.update({f"{name}: {k}": v for k, v in layer.features.items()})
-        columns[f"{i}. {report.source_name}"] = {k: f"{v:.4g}" if isinstance(v, float) else str(v)
-                                                 for k, v in values.items()}
-    return pd.DataFrame(columns).fillna("—")
+            values.update({f"{feature_label(k)} ({name} layer)": v for k, v in layer.features.items()})
+        raw.append(values)
+        columns[f"{i}. {report.source_name}"] = {k: _text(v) for k, v in values.items()}
+    table = pd.DataFrame(columns).fillna("—")
+    if len(raw) == 2:
+        first, second = raw
+        table[DIFFERENCE] = [_difference(first.get(k), second.get(k)) for k in table.index]
+    return table
 
 
-__all__ = ["FEATURE_LABELS", "compare_table", "contributions_table", "feature_label", "feature_table", "segments_table"]
+__all__ = ["DIFFERENCE", "FEATURE_LABELS", "compare_table", "contributions_table", "feature_label", "feature_table",
+           "segments_table"]
