@@ -57,10 +57,11 @@ def test_batch_stores_then_reuses_everything(folder, tmp_path):
     store = HistoryStore(tmp_path / "h.sqlite3")
     calls = []
     first = analyze_batch([folder], store=store, progress=lambda *a: calls.append(a))
-    per_file = [c for c in calls if c[1].count(":") == 1]  # the call after each file; others come from inside it
-    assert per_file == [(0.25, "1/4: a.wav"), (0.5, "2/4: B.FLAC"), (0.75, "3/4: broken.mp3"), (1.0, "4/4: c.ogg")]
+    per_file = [c for c in calls if c[1].count(":") == 1]  # the call as each file starts; others come from inside it
+    assert per_file == [(0.0, "1/4: analysing a.wav"), (0.25, "2/4: analysing B.FLAC"),
+                        (0.5, "3/4: analysing broken.mp3"), (0.75, "4/4: analysing c.ogg"), (1.0, "Done: 4 files")]
     assert [c[0] for c in calls] == sorted(c[0] for c in calls)  # the bar only moves forward
-    assert (0.0, "1/4: a.wav: Decoding") in calls  # and it moves within a file
+    assert (0.0, "1/4: analysing a.wav: Decoding") in calls  # and it moves within a file
     assert [r.source_name for r in first.reports] == ["a.wav", "B.FLAC", "c.ogg"]
     assert first.reused == 0 and first.analysed == 3 and first.total == 4
     assert [(p.name, m[:36]) for p, m in first.failures] == [("broken.mp3", "This is not a readable audio file. I")]
@@ -114,7 +115,7 @@ def test_cli_batch_and_history(folder, tmp_path, capsys, monkeypatch):
     assert code == 0, err
     assert "2 of 3 stored analyses" in out and "Likely" in out
     code, out, err = run_cli(capsys, "history", "--db", db, "--csv", "--search", "c.ogg")
-    assert code == 0 and out.startswith("id,created_at,") and len(out.splitlines()) == 2
+    assert code == 0 and out.startswith("id,analysed_utc,") and len(out.splitlines()) == 2
 
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -201,3 +202,20 @@ def test_in_memory_uploads_are_analysed_and_reused(tmp_path):
     again = analyze_batch(uploads[:2], store=store)
     assert (again.analysed, again.reused) == (0, 2)
     assert [r.to_json() for r in again.reports] == [r.to_json() for r in first.reports]
+
+
+def test_batch_progress_names_the_file_in_progress_and_moves_within_it(tmp_path):
+    for name in ("first.wav", "second.wav"):  # 8 s at 44.1 kHz: 6 blocks of decoding each
+        (tmp_path / name).write_bytes(encode(tone(440.0, 8.0) + noise(8.0, amp=0.05)))
+    calls = []
+    analyze_batch([tmp_path], progress=lambda *a: calls.append(a))
+    assert calls[0] == (0.0, "1/2: analysing first.wav") and calls[-1] == (1.0, "Done: 2 files")
+    assert [c[0] for c in calls] == sorted(c[0] for c in calls)
+    for index, name in enumerate(("first.wav", "second.wav")):
+        label = f"{index + 1}/2: analysing {name}"
+        within = [f for f, m in calls if m.startswith(label)]
+        assert all(index / 2 <= f <= (index + 1) / 2 for f in within)  # each file fills its half of the bar
+        decoding = [f for f, m in calls if m == f"{label}: Decoding"]
+        assert len(set(decoding)) >= 5  # the bar moves while the file decodes, block by block
+    second_starts = calls.index((0.5, "2/2: analysing second.wav"))
+    assert all("first.wav" in m for _, m in calls[1:second_starts])  # the label names the file being worked on

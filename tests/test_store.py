@@ -33,7 +33,7 @@ def make(report, i, score=0.5, name=None):
     is_ai = score > 0.5
     return dataclasses.replace(
         report, sha256=sha(i), source_name=name or f"track{i}.wav", score=score, is_ai=is_ai,
-        verdict="Likely AI-generated" if is_ai else "Likely human-made",
+        call="ai" if is_ai else "human", verdict="Likely AI-generated" if is_ai else "Likely human-made",
     )
 
 
@@ -222,9 +222,9 @@ def test_export_csv(store, report):
     store.put(make(report, 1, 0.7, name="=cmd|calc.wav"), P)
     store.put(make(report, 2, 0.2, name="plain, with comma.wav"), P)
     lines = export_csv(store.rows()).splitlines()
-    assert lines[0] == ("id,created_at,source_name,sha256,profile,score,verdict,is_ai,decided_by,duration,"
-                        "format,report_schema,artifacts")
-    assert '"plain, with comma.wav"' in lines[1] and ",0.2,Likely human-made,False," in lines[1]
+    assert lines[0] == ("id,analysed_utc,source_name,sha256,score,call,verdict,label,profile_name,profile,"
+                        "decided_by,is_ai,duration,format,artifacts,report_schema")
+    assert '"plain, with comma.wav"' in lines[1] and ",0.2,human,Likely human-made,,," in lines[1]
     assert ",'=cmd|calc.wav," in lines[2]
 
 
@@ -239,3 +239,36 @@ def test_a_failed_migration_changes_nothing(tmp_path, report):
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
         columns = {r[1] for r in conn.execute("PRAGMA table_info(analyses)")}
     assert "report_schema" not in columns  # the ALTER TABLE before the failure was rolled back too
+
+
+def test_overviews_are_kept_per_audio(store, tmp_path, report):
+    assert store.overview(sha(1)) is None
+    store.put_overview(sha(1), b"first")
+    store.put_overview(sha(1), b"second")  # replaced, not added
+    store.put_overview(sha(2), bytes(range(256)))
+    assert store.overview(sha(1)) == b"second" and store.overview(sha(2)) == bytes(range(256))
+    with pytest.raises(StoreError, match="too large"):
+        store.put_overview(sha(3), b"\0" * ((1 << 20) + 1))
+    assert store.overview(sha(3)) is None
+    path = tmp_path / "v1.sqlite3"  # an older database gains the table when it migrates
+    with raw(path) as conn:
+        conn.executescript(V1_SCHEMA)
+    migrated = HistoryStore(path)
+    migrated.put_overview(sha(1), b"x")
+    assert migrated.overview(sha(1)) == b"x"
+
+
+def test_layer_features_read_every_rows_layers_without_the_report(store, report):
+    good = store.put(make(report, 1), P)
+    other = store.put(make(report, 2), P)
+    damaged = store.put(make(report, 3), P)
+    odd = store.put(make(report, 4), P)
+    with raw(store.path) as conn:
+        conn.execute("UPDATE analyses SET report_json='{not json' WHERE id=?", (damaged,))
+        conn.execute("UPDATE analyses SET report_json='{\"layers\": \"none\"}' WHERE id=?", (odd,))
+    found = store.layer_features([good, other, damaged, odd, 999])
+    assert set(found) == {good, other}
+    spectral = report.layers["spectral"]
+    assert found[good]["spectral"] == {"score": spectral.score, "features": spectral.features}
+    assert store.layer_features([]) == {}
+    assert len(store.layer_features(range(1, 2000))) == 2  # more ids than one query takes

@@ -34,8 +34,8 @@ def test_segments_table_is_the_segment_csv_schema(report):
 
 def test_compare_table_puts_reports_side_by_side(report):
     table = compare_table([report, report])
-    assert list(table.columns) == ["1. t.wav", "2. t.wav"]
-    assert table.loc["score"].tolist() == [f"{report.score:.4g}"] * 2
+    assert list(table.columns) == ["1. t.wav", "2. t.wav", "difference (2 − 1)"]
+    assert table.loc["score"].tolist() == [f"{report.score:.4g}"] * 2 + ["0"]
 
 
 def test_compare_profiles_is_the_tune_pages_before_and_after():
@@ -68,3 +68,21 @@ def test_one_analysis_profile_for_pages_batches_and_the_cli():
     assert analysis_profile(t, clap=Encoder(), model=Model()) == profile_id(t, {"clap": "c" * 64,
                                                                               "classifier": "m" * 64})
     assert analysis_profile(t, segment_seconds=5.0) != analysis_profile(t)
+
+
+def test_compare_table_names_features_and_subtracts(report):
+    from detector.analysis import rescore
+
+    strict = rescore(report, Thresholds(decision=0.2, inconclusive=0.0))
+    table = compare_table([report, strict], ["defaults", "strict"])
+    assert list(table.columns) == ["1. t.wav", "2. t.wav", "difference (2 − 1)"]
+    assert list(table.index[:9]) == ["score", "call", "verdict", "profile", "decision line", "inconclusive band",
+                                     "decided by", "duration (s)", "format"]
+    assert "Spectral contrast std (spectral layer)" in table.index and "spectral: contrast_std" not in table.index
+    assert table.loc["profile"].tolist() == ["defaults", "strict", ""]  # text rows keep their words
+    assert table.loc["verdict", "difference (2 − 1)"] == "" and table.loc["call", "2. t.wav"] == strict.call
+    assert table.loc["decision line"].tolist() == ["0.5", "0.2", "-0.3"]
+    assert table.loc["inconclusive band"].tolist() == ["0.45 – 0.55", "none (two-way)", ""]
+    assert table.loc["MFCC variance (spectral layer)", "difference (2 − 1)"] == "0"
+    three = compare_table([report, strict, report])
+    assert "difference (2 − 1)" not in three.columns and "profile" not in three.index

@@ -1,114 +1,28 @@
-"""SQLite history of analyses: one embedded file, safe across threads and crashes.
+"""The history of analyses: every report, the analyst's labels, the names of profiles, overviews.
 
 Every analysis is stored once per ``(sha256 of the audio, profile)``, where the
 profile (:func:`detector.analysis.analysis_profile`) identifies the threshold
 settings and the model components that produced it, so a re-upload with the same
-settings is a lookup, not a new analysis.
+settings is a lookup, not a new analysis. Labels belong to the audio, whatever profile
+analysed it.
 
 The database lives at ``$DETECTOR_DB``, else ``data_dir()/history.sqlite3``; a path
-given to :class:`HistoryStore` wins over both.
-
-Durability
-----------
-The file uses write-ahead logging (``journal_mode=WAL``) with
-``synchronous=NORMAL``. In WAL mode that combination never corrupts the database:
-a killed process loses nothing it committed (the log is already in the operating
-system's cache) and a power cut can at worst roll back the last few commits, which
-here are analyses that a rerun recomputes. ``FULL`` would add an fsync to every
-single-report commit of a batch for no gain in consistency.
-
-Concurrency
------------
-Each operation opens its own short-lived connection, so one :class:`HistoryStore`
-can be shared by any number of threads (Streamlit sessions) and processes. Writes
-take the write lock up front (``BEGIN IMMEDIATE``) and wait up to ``timeout``
-seconds for another writer instead of failing; readers never block writers.
-
-Schema
-------
-``PRAGMA user_version`` holds the schema version. :data:`MIGRATIONS` is the ordered
-list of steps; those a database lacks are applied in one transaction when it is
-opened. A database from a newer version of the detector is refused with
-:class:`SchemaTooNewError` rather than guessed at.
+given to :class:`HistoryStore` wins over both. How the file stays sound across threads,
+processes and crashes is :mod:`detector.history.database`'s business.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from pathlib import Path
 
-from ..config import data_dir
-from ..errors import DetectorError
 from ..report import DetectionReport, ReportError
-
-DB_ENV = "DETECTOR_DB"
-DB_FILENAME = "history.sqlite3"
-DEFAULT_TIMEOUT = 30.0
+from .database import Database, StoreError, now
 
 _TABLE = "analyses"
-
-# Ordered schema steps: MIGRATIONS[i] brings a database from version i to i + 1.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    # v0 -> v1: the analyses table, keyed by (sha256, profile).
-    (
-        """CREATE TABLE analyses (
-            id          INTEGER PRIMARY KEY AUTOINCREMENT,
-            sha256      TEXT    NOT NULL,
-            profile     TEXT    NOT NULL,
-            created_at  TEXT    NOT NULL,
-            source_name TEXT    NOT NULL,
-            score       REAL    NOT NULL,
-            verdict     TEXT    NOT NULL,
-            is_ai       INTEGER NOT NULL,
-            decided_by  TEXT    NOT NULL,
-            duration    REAL    NOT NULL,
-            format      TEXT    NOT NULL,
-            report_json TEXT    NOT NULL,
-            UNIQUE (sha256, profile)
-        )""",
-    ),
-    # v1 -> v2: remember each report's own schema version (backfilled from its JSON)
-    # and index the columns the history page sorts and searches on.
-    (
-        "ALTER TABLE analyses ADD COLUMN report_schema INTEGER NOT NULL DEFAULT 1",
-        """UPDATE analyses SET report_schema = COALESCE(
-               CASE WHEN json_valid(report_json) THEN json_extract(report_json, '$.schema_version') END, 1)""",
-        "CREATE INDEX analyses_created_at ON analyses (created_at)",
-        "CREATE INDEX analyses_source_name ON analyses (source_name)",
-    ),
-    # v2 -> v3: the artifact layer's finding as a short label (NULL where the layer did not run),
-    # backfilled from reports that carry one; the same words as ArtifactFinding.label.
-    (
-        "ALTER TABLE analyses ADD COLUMN artifacts TEXT",
-        """UPDATE analyses SET artifacts = CASE
-               WHEN json_valid(report_json) AND json_type(report_json, '$.artifacts') = 'object' THEN
-                   CASE WHEN json_extract(report_json, '$.artifacts.found')
-                        THEN 'fingerprint every ' || printf('%.0f', json_extract(report_json, '$.artifacts.spacing_hz'))
-                             || ' Hz'
-                        ELSE 'no fingerprint' END
-               END""",
-    ),
-)
-SCHEMA_VERSION = len(MIGRATIONS)
-
-
-class StoreError(DetectorError, RuntimeError):
-    """The history database cannot be used. ``str(err)`` is written for the user."""
-
-
-class NotAHistoryDatabaseError(StoreError):
-    """The file exists but is not a SQLite database, or not this detector's."""
-
-
-class SchemaTooNewError(StoreError):
-    """The database was written by a newer version of the detector."""
 
 
 class ReportUnreadableError(StoreError):
@@ -139,156 +53,41 @@ class HistoryRow:
     format: str
     report_schema: int = 1
     artifacts: str | None = None
+    call: str = "human"
+    """``"ai"``, ``"human"`` or ``"inconclusive"`` (the verdict's three-way call)."""
+    label: str | None = None
+    """The analyst's label of this audio (``"human"``/``"ai"``), whichever profile analysed it."""
+    profile_name: str | None = None
+    """The name the profile was saved or used under, where it has one."""
 
 
 ROW_COLUMNS = tuple(f.name for f in dataclasses.fields(HistoryRow))
-
-
-def default_path() -> Path:
-    """``$DETECTOR_DB`` if set, else ``data_dir()/history.sqlite3``."""
-    env = os.environ.get(DB_ENV)
-    return Path(env).expanduser() if env else data_dir() / DB_FILENAME
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+_SELECT = ", ".join([*(f"a.{c}" for c in ROW_COLUMNS[:-2]), "l.label", "p.name"])
+_FROM = f"{_TABLE} a LEFT JOIN labels l ON l.sha256 = a.sha256 LEFT JOIN profiles p ON p.profile = a.profile"
+LABELS = ("human", "ai")
+MAX_OVERVIEW_BYTES = 1 << 20
 
 
 def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-class HistoryStore:
-    """The analysis history: one SQLite file, shareable across threads.
-
-    Parameters
-    ----------
-    path : str or Path, optional
-        The database file; default :func:`default_path`. Created (with its folder)
-        if missing.
-    timeout : float
-        Seconds a write waits for another writer before giving up.
-
-    Raises
-    ------
-    NotAHistoryDatabaseError
-        If the file is not a SQLite database or belongs to something else.
-    SchemaTooNewError
-        If a newer version of the detector wrote it.
-    StoreError
-        If the file cannot be opened or created at all.
-    """
-
-    def __init__(self, path: str | os.PathLike | None = None, *, timeout: float = DEFAULT_TIMEOUT) -> None:
-        self.path = Path(path).expanduser() if path is not None else default_path()
-        self.timeout = float(timeout)
-        if self.path.is_dir():
-            raise StoreError(f"The history database path {self.path} is a folder; give a file name.")
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"Cannot create the folder for the history database {self.path}: {exc.strerror}.") from None
-        with self._connect() as conn:
-            self._set_wal(conn)
-            self._migrate(conn)
-
-    def __repr__(self) -> str:
-        return f"HistoryStore({str(self.path)!r})"
-
-    # -- connections -------------------------------------------------------------------
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        """A fresh connection for one operation, closed afterwards; SQLite errors explained."""
-        try:
-            conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise StoreError(f"Cannot open the history database {self.path}: {exc}.") from None
-        try:
-            conn.execute("PRAGMA synchronous=NORMAL")
-            yield conn
-        except sqlite3.DatabaseError as exc:
-            raise self._explain(exc) from exc
-        finally:
-            conn.close()
-
-    def _explain(self, exc: sqlite3.DatabaseError) -> StoreError:
-        text = str(exc)
-        if "not a database" in text or "malformed" in text:
-            return NotAHistoryDatabaseError(
-                f"{self.path} is not a readable SQLite database ({text}). "
-                "Point --db / DETECTOR_DB at another file, or move this one away to start a new history."
-            )
-        if "locked" in text or "busy" in text:
-            return StoreError(
-                f"The history database {self.path} stayed locked by another process for over "
-                f"{self.timeout:g} s; try again when it has finished."
-            )
-        if "readonly" in text or "unable to open" in text:
-            return StoreError(f"Cannot write the history database {self.path} ({text}); check its permissions.")
-        return StoreError(f"The history database {self.path} failed: {text}.")
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction: the write lock is taken up front, committed or rolled back."""
-        with self._connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-
-    def _set_wal(self, conn: sqlite3.Connection) -> None:
-        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if str(mode).lower() != "wal":  # e.g. a file system without shared memory
-            raise StoreError(f"Cannot switch the history database {self.path} to WAL mode (got {mode!r}).")
-
-    def _migrate(self, conn: sqlite3.Connection) -> None:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise SchemaTooNewError(
-                f"The history database {self.path} has schema v{version}, written by a newer version of the "
-                f"detector; this version knows up to v{SCHEMA_VERSION}. Upgrade the detector, or use another "
-                "--db / DETECTOR_DB file."
-            )
-        if version == SCHEMA_VERSION:
-            return
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            # Re-read under the write lock: another process may have migrated meanwhile.
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version == 0:
-                tables = [r[0] for r in conn.execute(
-                    "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
-                if tables:
-                    raise NotAHistoryDatabaseError(
-                        f"{self.path} is a SQLite database of something else (tables: {', '.join(sorted(tables))}), "
-                        "not a detector history. Use another --db / DETECTOR_DB file."
-                    )
-            for step in MIGRATIONS[version:]:
-                for statement in step:
-                    conn.execute(statement)
-            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+class HistoryStore(Database):
+    """The analysis history: one SQLite file (:class:`~detector.history.database.Database`),
+    shareable across threads and processes."""
 
     # -- operations --------------------------------------------------------------------
 
-    def put(self, report: DetectionReport, profile: str) -> int:
+    def put(self, report: DetectionReport, profile: str, profile_name: str | None = None) -> int:
         """Store ``report`` under ``(report.sha256, profile)``, replacing any earlier one.
 
-        The row keeps its id; its ``created_at`` becomes now. Returns the row id.
+        The row keeps its id; its ``created_at`` becomes now. Returns the row id. A
+        ``profile_name`` names the profile (:meth:`name_profile`) in the same transaction.
         """
         values = {
             "sha256": report.sha256,
             "profile": profile,
-            "created_at": _now(),
+            "created_at": now(),
             "source_name": report.source_name,
             "score": float(report.score),
             "verdict": report.verdict,
@@ -299,13 +98,126 @@ class HistoryStore:
             "report_json": report.to_json(indent=None),
             "report_schema": int(report.schema_version),
             "artifacts": report.artifacts.label if report.artifacts is not None else None,
+            "call": report.call,
         }
         columns = ", ".join(values)
         updates = ", ".join(f"{c}=excluded.{c}" for c in values if c not in ("sha256", "profile"))
         sql = (f"INSERT INTO {_TABLE} ({columns}) VALUES ({', '.join(':' + c for c in values)}) "
                f"ON CONFLICT (sha256, profile) DO UPDATE SET {updates} RETURNING id")
         with self._write() as conn:
-            return int(conn.execute(sql, values).fetchone()[0])
+            row_id = int(conn.execute(sql, values).fetchone()[0])
+            if profile_name:
+                self._name(conn, profile, profile_name, report.thresholds)
+            return row_id
+
+    def _name(self, conn: sqlite3.Connection, profile: str, name: str, thresholds: dict) -> None:
+        conn.execute("INSERT INTO profiles (profile, name, thresholds, saved_at) VALUES (?, ?, ?, ?) "
+                     "ON CONFLICT (profile) DO UPDATE SET name=excluded.name, thresholds=excluded.thresholds, "
+                     "saved_at=excluded.saved_at",
+                     (profile, name, json.dumps(thresholds, sort_keys=True), now()))
+
+    def name_profile(self, profile: str, name: str, thresholds: dict) -> None:
+        """Remember that profile id ``profile`` (its ``thresholds``, ``Thresholds.to_dict()``) is called ``name``.
+
+        The history then shows the name beside every analysis made with it, past ones included.
+        """
+        with self._write() as conn:
+            self._name(conn, profile, name, thresholds)
+
+    def profile_names(self) -> dict[str, str]:
+        """Every named profile: ``{profile id: name}``."""
+        with self._connect() as conn:
+            return dict(conn.execute("SELECT profile, name FROM profiles").fetchall())
+
+    def set_label(self, sha256: str, label: str | None, source_name: str = "") -> None:
+        """Label the audio ``sha256`` as ``"human"`` or ``"ai"``, or remove its label (``None``).
+
+        Labels belong to the audio, not to an analysis: every analysis of it, under any
+        profile, shows the label, and the Tune page scores against it.
+        """
+        if label is not None and label not in LABELS:
+            raise StoreError(f'A label is "human" or "ai", not {label!r}.')
+        with self._write() as conn:
+            if label is None:
+                conn.execute("DELETE FROM labels WHERE sha256=?", (sha256,))
+            else:
+                conn.execute("INSERT INTO labels (sha256, label, source_name, updated_at) VALUES (?, ?, ?, ?) "
+                             "ON CONFLICT (sha256) DO UPDATE SET label=excluded.label, updated_at=excluded.updated_at",
+                             (sha256, label, source_name, now()))
+
+    def labels(self) -> dict[str, str]:
+        """Every label: ``{audio SHA-256: "human" or "ai"}``."""
+        with self._connect() as conn:
+            return dict(conn.execute("SELECT sha256, label FROM labels").fetchall())
+
+    def put_overview(self, sha256: str, data: bytes) -> None:
+        """Keep the audio's overview (``Overview.to_bytes()``, at most 1 MiB), replacing an earlier one."""
+        if len(data) > MAX_OVERVIEW_BYTES:
+            raise StoreError(f"An overview of {len(data):,} bytes is too large to keep "
+                             f"(at most {MAX_OVERVIEW_BYTES:,}).")
+        with self._write() as conn:
+            conn.execute("INSERT INTO overviews (sha256, data) VALUES (?, ?) "
+                         "ON CONFLICT (sha256) DO UPDATE SET data=excluded.data", (sha256, bytes(data)))
+
+    def overview(self, sha256: str) -> bytes | None:
+        """The audio's stored overview bytes, or ``None`` (an analysis made before overviews were kept)."""
+        with self._connect() as conn:
+            row = conn.execute("SELECT data FROM overviews WHERE sha256=?", (sha256,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def layer_features(self, ids: Iterable[int]) -> dict[int, dict[str, dict]]:
+        """Each row's layer scores and features, read from its stored report without rebuilding it.
+
+        Returns ``{row id: {layer name: {"score": float, "features": {name: value}}}}``; rows
+        that don't exist or whose report is unreadable are left out. What the CSV export adds.
+        """
+        ids = sorted({int(i) for i in ids})
+        out: dict[int, dict[str, dict]] = {}
+        with self._connect() as conn:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                # CASE, not AND: SQLite may evaluate json_extract first, and it raises on malformed JSON
+                sql = (f"SELECT id, CASE WHEN json_valid(report_json) THEN json_extract(report_json, '$.layers') END "
+                       f"FROM {_TABLE} WHERE id IN ({', '.join('?' * len(chunk))})")
+                for row_id, text in conn.execute(sql, chunk):
+                    try:
+                        layers = json.loads(text) if isinstance(text, str) else None
+                    except json.JSONDecodeError:  # "$.layers" was a JSON string, which json_extract unquotes
+                        layers = None
+                    if isinstance(layers, dict):
+                        out[int(row_id)] = {name: {"score": layer.get("score"), "features": layer.get("features") or {}}
+                                            for name, layer in layers.items() if isinstance(layer, dict)}
+        return out
+
+    def latest(self, *, limit: int = 1000, labelled: bool = False) -> list[tuple[HistoryRow, DetectionReport]]:
+        """The newest analysis of each audio (any profile), newest first, with its report.
+
+        What the Tune page rescores: every track ever analysed, without decoding it again.
+        Reports this version cannot read are left out. ``labelled`` keeps labelled audio only.
+        """
+        sql = (f"SELECT {_SELECT}, a.report_json FROM {_FROM} WHERE a.id IN "
+               f"(SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY sha256 ORDER BY created_at DESC, id DESC)"
+               f" AS n FROM {_TABLE}) WHERE n = 1)")
+        if labelled:
+            sql += " AND l.label IS NOT NULL"
+        sql += " ORDER BY a.created_at DESC, a.id DESC LIMIT ?"
+        with self._connect() as conn:
+            found = conn.execute(sql, (max(int(limit), 0),)).fetchall()
+        out = []
+        for r in found:
+            try:
+                out.append((_row(r[:-1]), DetectionReport.from_dict(json.loads(r[-1]))))
+            except (ReportError, json.JSONDecodeError):
+                continue
+        return out
+
+    def row(self, row_id: int) -> HistoryRow:
+        """History row ``row_id`` without its report. Raises :class:`RowNotFoundError`."""
+        with self._connect() as conn:
+            r = conn.execute(f"SELECT {_SELECT} FROM {_FROM} WHERE a.id=?", (int(row_id),)).fetchone()
+        if r is None:
+            raise RowNotFoundError(f"There is no analysis with id {row_id} in the history (it may have been deleted).")
+        return _row(r)
 
     def get(self, sha256: str, profile: str) -> DetectionReport | None:
         """The stored report for this audio and profile, or ``None``.
@@ -362,8 +274,8 @@ class HistoryStore:
         search : str, optional
             Case-insensitive substring of the file name, or a prefix of the SHA-256.
         verdict : str, optional
-            ``"ai"`` or ``"human"`` (by the decision), or an exact verdict text such as
-            ``"Likely AI-generated"``.
+            ``"ai"``, ``"human"`` or ``"inconclusive"`` (the three-way call), or an exact
+            verdict text such as ``"Likely AI-generated"``.
         min_score, max_score : float, optional
             Inclusive score bounds.
         limit : int
@@ -371,31 +283,30 @@ class HistoryStore:
         """
         where, params = [], []
         if search:
-            where.append("(source_name LIKE ? ESCAPE '\\' OR sha256 LIKE ? ESCAPE '\\')")
+            where.append("(a.source_name LIKE ? ESCAPE '\\' OR a.sha256 LIKE ? ESCAPE '\\')")
             params += [f"%{_like_escape(search)}%", f"{_like_escape(search.lower())}%"]
         if verdict:
             key = verdict.strip().lower()
-            if key in ("ai", "human"):
-                where.append("is_ai = ?")
-                params.append(int(key == "ai"))
+            if key in ("ai", "human", "inconclusive"):
+                where.append("a.call = ?")
+                params.append(key)
             else:
-                where.append("verdict = ?")
+                where.append("a.verdict = ?")
                 params.append(verdict)
         if min_score is not None:
-            where.append("score >= ?")
+            where.append("a.score >= ?")
             params.append(float(min_score))
         if max_score is not None:
-            where.append("score <= ?")
+            where.append("a.score <= ?")
             params.append(float(max_score))
-        sql = f"SELECT {', '.join(ROW_COLUMNS)} FROM {_TABLE}"
+        sql = f"SELECT {_SELECT} FROM {_FROM}"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
+        sql += " ORDER BY a.created_at DESC, a.id DESC LIMIT ?"
         params.append(max(int(limit), 0))
         with self._connect() as conn:
             found = conn.execute(sql, params).fetchall()
-        return [HistoryRow(**{**dict(zip(ROW_COLUMNS, r)), "is_ai": bool(r[ROW_COLUMNS.index("is_ai")])})
-                for r in found]
+        return [_row(r) for r in found]
 
     def delete(self, row_id: int) -> bool:
         """Delete history row ``row_id``; ``True`` if it existed."""
@@ -413,7 +324,10 @@ class HistoryStore:
             return "\n".join(str(r[0]) for r in conn.execute("PRAGMA integrity_check"))
 
 
-__all__ = [
-    "DB_ENV", "MIGRATIONS", "ROW_COLUMNS", "SCHEMA_VERSION", "HistoryRow", "HistoryStore", "NotAHistoryDatabaseError",
-    "ReportUnreadableError", "RowNotFoundError", "SchemaTooNewError", "StoreError", "default_path",
-]
+def _row(values: tuple) -> HistoryRow:
+    row = dict(zip(ROW_COLUMNS, values))
+    return HistoryRow(**{**row, "is_ai": bool(row["is_ai"])})
+
+
+__all__ = ["LABELS", "MAX_OVERVIEW_BYTES", "ROW_COLUMNS", "HistoryRow", "HistoryStore", "ReportUnreadableError",
+           "RowNotFoundError"]

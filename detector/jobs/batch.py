@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from ..analysis import Classifier, analysis_profile, analyze
+from ..analysis import Classifier, analysis_profile, extract, score
 from ..audio import DEFAULT_MAX_DURATION, AudioError, iter_audio_files, sha256_of
+from ..features.overview import Overview
 from ..features.track import DEFAULT_SEGMENT_SECONDS
 from ..history import HistoryStore
 from ..layers.clap import ClapEncoder
@@ -91,7 +92,10 @@ def analyze_batch(
     segment_seconds, max_duration, clap, model
         As for :func:`detector.analysis.analyze`.
     progress : Progress, optional
-        Told about each file ("2/5: song.mp3: Spectral features"), within it too.
+        Told which file is in progress and how far it got: ``"2/5: analysing song.mp3"`` as it
+        starts, ``"2/5: analysing song.mp3: Decoding"`` and the other stages of
+        :func:`~detector.analysis.extract` within it (the bar moves through the file's share
+        of the batch), and ``"Done: 5 files"`` at the end.
 
     Returns
     -------
@@ -113,6 +117,8 @@ def analyze_batch(
     step = progress or no_progress
     total = len(items)
     for done, (name, source, where) in enumerate(items, start=1):
+        label = f"{done}/{total}: analysing {name}"
+        step((done - 1) / total, label)
         within = progress_span(step, (done - 1) / total, done / total)
         try:
             stored = store.get(sha256_of(source), profile) if store is not None else None
@@ -122,15 +128,17 @@ def analyze_batch(
                 result.reports.append(stored)
                 result.reused += 1
             else:
-                report = analyze(source, thresholds, name=name, segment_seconds=segment_seconds,
-                                 max_duration=max_duration, clap=clap, model=model,
-                                 progress=lambda fraction, stage: within(fraction, f"{done}/{total}: {name}: {stage}"))
+                track = extract(source, name=name, segment_seconds=segment_seconds, max_duration=max_duration,
+                                clap=clap, progress=lambda fraction, stage: within(fraction, f"{label}: {stage}"))
+                report = score(track, thresholds, model)
                 if store is not None:
                     store.put(report, profile)
+                    # the waveform and spectrogram, small, so the history redraws the analysis as the Analyse page did
+                    store.put_overview(report.sha256, Overview.from_frames(track.frames).to_bytes())
                 result.reports.append(report)
         except AudioError as exc:
             result.failures.append((where, str(exc)))
-        step(done / total, f"{done}/{total}: {name}")
+    step(1.0, f"Done: {total} file{'s' if total != 1 else ''}")
     return result
 
 
