@@ -8,11 +8,15 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 from sklearn.calibration import calibration_curve
+from scipy.stats import binomtest
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, roc_auc_score, roc_curve
 
 from .types import LABELS
 
 CALIBRATION_BINS = 10
+MIN_PER_CLASS = 30
+"""Labelled tracks of each class below which accuracy and ROC AUC are too unsteady to trust on their own."""
+BOOTSTRAP_RESAMPLES = 1000
 
 
 def class_counts(labels: Iterable[str]) -> dict[str, int]:
@@ -120,4 +124,82 @@ def compute_metrics(y: np.ndarray, p_ai: np.ndarray, *, threshold: float = 0.5,
     )
 
 
-__all__ = ["CALIBRATION_BINS", "CalibrationCurve", "Metrics", "as_targets", "class_counts", "compute_metrics"]
+def wilson_interval(successes: int, n: int, *, confidence: float = 0.95) -> tuple[float, float]:
+    """The Wilson score interval of a proportion ``successes / n`` (for accuracy: correct / decided).
+
+    Unlike the normal approximation it stays inside [0, 1] and does not collapse to a
+    point at 0 % or 100 %: 7 correct out of 7 gives (0.646, 1.0) at 95 %.
+
+    Raises
+    ------
+    ValueError
+        When ``n`` is not positive or ``successes`` is not between 0 and ``n``.
+    """
+    if n <= 0 or not 0 <= successes <= n:
+        raise ValueError(f"A proportion needs 0 <= successes <= n and n > 0, not {successes} of {n}.")
+    ci = binomtest(int(successes), int(n)).proportion_ci(confidence_level=confidence, method="wilson")
+    return float(ci.low), float(min(ci.high, 1.0))
+
+
+def weighted_roc_auc(y: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """ROC AUC of ``scores`` for labels ``y`` (0/1) under each row of integer ``weights``.
+
+    Parameters
+    ----------
+    y : (n,) array of 0/1
+    scores : (n,) array of float
+    weights : (b, n) array of non-negative counts; each row must weigh both classes
+
+    Returns
+    -------
+    (b,) array: for each row, the weighted share of (AI, human) pairs where the AI track
+    scores higher, ties counting one half (the Mann-Whitney statistic, as
+    ``sklearn.metrics.roc_auc_score(y, scores, sample_weight=row)`` gives).
+    """
+    y = np.asarray(y, dtype=int)
+    weights = np.atleast_2d(np.asarray(weights, dtype=float))
+    values, where = np.unique(np.asarray(scores, dtype=float), return_inverse=True)
+    k = values.size
+    human = np.zeros((weights.shape[0], k))
+    ai = np.zeros((weights.shape[0], k))
+    for i in range(y.size):  # group the weights by distinct score (columns), per class
+        (ai if y[i] == 1 else human)[:, where[i]] += weights[:, i]
+    below = np.cumsum(human, axis=1) - human  # human weight strictly below each score
+    pairs = human.sum(axis=1) * ai.sum(axis=1)
+    return (ai * (below + 0.5 * human)).sum(axis=1) / pairs
+
+
+def roc_auc_interval(y: Iterable, scores: Iterable[float], *, confidence: float = 0.95,
+                     n_resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> tuple[float, float] | None:
+    """A stratified bootstrap percentile interval for the ROC AUC of ``scores``.
+
+    Each of ``n_resamples`` resamples draws, with replacement, as many human and as many
+    AI tracks as there are (so every resample has both classes); the interval is the
+    central ``confidence`` share of the resampled AUCs. Seeded: the same input gives the
+    same interval. ``None`` when a class is missing.
+
+    Parameters
+    ----------
+    y : (n,) labels, 0/1 or ``"human"``/``"ai"``
+    scores : (n,) scores, higher meaning more AI-like
+    """
+    y = as_targets(y)
+    scores = np.asarray(list(scores), dtype=float)
+    if scores.shape != y.shape:
+        raise ValueError(f"{scores.size} scores for {y.size} labels.")
+    groups = [np.flatnonzero(y == c) for c in (0, 1)]
+    if any(g.size == 0 for g in groups):
+        return None
+    rng = np.random.default_rng(seed)
+    weights = np.zeros((n_resamples, y.size))
+    rows = np.arange(n_resamples)[:, None]
+    for g in groups:
+        np.add.at(weights, (rows, g[rng.integers(0, g.size, (n_resamples, g.size))]), 1.0)
+    aucs = weighted_roc_auc(y, scores, weights)
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(aucs, [tail, 1 - tail])
+    return float(low), float(high)
+
+
+__all__ = ["BOOTSTRAP_RESAMPLES", "CALIBRATION_BINS", "MIN_PER_CLASS", "CalibrationCurve", "Metrics", "as_targets",
+           "class_counts", "compute_metrics", "roc_auc_interval", "weighted_roc_auc", "wilson_interval"]
