@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages._shared import sync_query, thresholds
+from pages._shared import profile_sidebar, sync_query, thresholds
 
 st.set_page_config(page_title="AI music detector", page_icon="🎛️", layout="wide")
 page = st.navigation([
@@ -15,4 +15,5 @@ thresholds()
 if warning := st.session_state.pop("profile_warning", None):
     st.warning(warning)
 sync_query()
+profile_sidebar()
 page.run()

@@ -2,6 +2,13 @@
 
 Colours carry one meaning everywhere: red pushes towards "AI", green towards
 "human", grey is neutral.
+
+No figure forces a template, so ``st.plotly_chart``'s default Streamlit theme draws
+them to match the light or the dark theme; fixed colours are ones that read on both
+backgrounds (mid grey, not white, for reference lines). Two traps of that theme:
+it replaces the placeholder colours ``#000001``-``#000040`` anywhere in a figure with
+its own palette, and its plotly.js warns once per bar about a numeric ``marker.color``,
+so colour scales avoid those values and bars get colour strings.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.colors import sample_colorscale, sequential
 from plotly.subplots import make_subplots
 
 from .features.spectral import SpectralFrames
@@ -22,23 +30,40 @@ from .types import ArtifactFinding, Contribution, LayerResult
 
 BAND_COLOURS = {"strong AI": "#ef553b", "mild AI": "#ffa15a", "neutral": "#8c8c8c", "human": "#00cc96"}
 CLASS_COLOURS = {"human": "#00cc96", "ai": "#ef553b", "unlabelled": "#8c8c8c"}
-_LAYOUT = dict(template="plotly_dark", margin=dict(l=10, r=10, t=40, b=10))
+_LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10))
+_LINE = "#888888"  # reference lines (the decision threshold): visible on a light and a dark background
+_SCORE_SCALE = [[0, BAND_COLOURS["human"]], [0.5, "#cccccc"], [1, BAND_COLOURS["strong AI"]]]
+MEL_RANGE_DB = 80.0
+"""The spectrogram's colour scale spans this many dB below its loudest value (librosa's ``top_db``)."""
+# plotly's Magma starts at "#000004", one of the Streamlit theme's placeholders (it painted the floor red)
+_MEL_SCALE = [[i / (len(sequential.Magma) - 1), "#000000" if i == 0 else colour]
+              for i, colour in enumerate(sequential.Magma)]
 
 
-def score_gauge(report: DetectionReport, decision: float) -> go.Figure:
-    """The final score on a 0-1 dial, with the decision threshold marked."""
-    colour = BAND_COLOURS["strong AI"] if report.is_ai else BAND_COLOURS["human"]
+CALL_COLOURS = {"ai": "#ef553b", "human": "#00cc96", "inconclusive": "#8c8c8c"}
+
+
+def score_gauge(report: DetectionReport, thresholds: Thresholds) -> go.Figure:
+    """The deciding score on a 0-1 dial: green below the inconclusive band, grey inside, red above.
+
+    The needle-line marks the decision line; the number says what the score is
+    (``P(AI)`` from a trained classifier, else the rules' ``score``).
+    """
+    low, high = thresholds.band
     fig = go.Figure(go.Indicator(
-        mode="gauge+number", value=report.score, number={"valueformat": ".2f"},
+        mode="gauge+number", value=report.score, number={"valueformat": ".2f", "prefix": f"{report.score_name} "},
         title={"text": f"{report.verdict}<br><sup>decided by the {report.decided_by} layer</sup>"},
         gauge={
-            "axis": {"range": [0, 1]}, "bar": {"color": colour, "thickness": 0.3},
-            "steps": [{"range": [0, decision], "color": "rgba(0,204,150,0.15)"},
-                      {"range": [decision, 1], "color": "rgba(239,85,59,0.15)"}],
-            "threshold": {"line": {"color": "white", "width": 3}, "value": decision},
+            "axis": {"range": [0, 1], "tickvals": [0, low, thresholds.decision, high, 1],
+                     "ticktext": ["0", f"{low:.2f}", "", f"{high:.2f}", "1"]},
+            "bar": {"color": CALL_COLOURS[report.call], "thickness": 0.3},
+            "steps": [{"range": [0, max(low, 0)], "color": "rgba(0,204,150,0.18)"},
+                      {"range": [max(low, 0), min(high, 1)], "color": "rgba(140,140,140,0.30)"},
+                      {"range": [min(high, 1), 1], "color": "rgba(239,85,59,0.18)"}],
+            "threshold": {"line": {"color": "#888888", "width": 3}, "value": thresholds.decision},
         },
     ))
-    return fig.update_layout(height=260, **_LAYOUT)
+    return fig.update_layout(height=270, **{**_LAYOUT, "margin": dict(l=40, r=40, t=70, b=10)})
 
 
 def fakeprint_chart(finding: ArtifactFinding) -> go.Figure:
@@ -160,15 +185,20 @@ def track_overview(frames: SpectralFrames, segments: Sequence[Segment], decision
                                  showlegend=False, hoverinfo="skip"), row=1, col=1)
     mel = _reduce(frames.mel_db, max_columns, np.mean)
     step = frames.hop * math.ceil(frames.n_frames / max_columns) / frames.sample_rate
-    fig.add_trace(go.Heatmap(z=mel, x=np.arange(mel.shape[1]) * step, colorscale="Magma", showscale=False,
+    finite = mel[np.isfinite(mel)]
+    top = float(finite.max()) if finite.size else 0.0
+    low, high = fig.layout.yaxis2.domain
+    fig.add_trace(go.Heatmap(z=mel, x=np.arange(mel.shape[1]) * step, colorscale=_MEL_SCALE,
+                             zmin=top - MEL_RANGE_DB, zmax=top,
+                             colorbar={"title": {"text": "dB"}, "y": (low + high) / 2, "len": high - low,
+                                       "thickness": 12},
                              hovertemplate="%{x:.1f} s, mel band %{y}: %{z:.0f} dB<extra></extra>"), row=2, col=1)
     if segments:
         starts = np.array([s.start for s in segments])
         ends = np.array([s.end for s in segments])
         scores = np.array([s.score for s in segments])
         fig.add_trace(go.Bar(x=(starts + ends) / 2, y=scores, width=(ends - starts) * 0.95, showlegend=False,
-                             marker={"color": scores, "colorscale": [[0, BAND_COLOURS["human"]], [0.5, "#cccccc"],
-                                                                     [1, BAND_COLOURS["strong AI"]]], "cmin": 0, "cmax": 1},
+                             marker={"color": sample_colorscale(_SCORE_SCALE, np.clip(scores, 0, 1).tolist())},
                              customdata=np.stack([starts, ends], axis=1),
                              hovertemplate="%{customdata[0]:.1f}-%{customdata[1]:.1f} s: %{y:.2f}<extra></extra>"),
                       row=3, col=1)
@@ -177,7 +207,7 @@ def track_overview(frames: SpectralFrames, segments: Sequence[Segment], decision
             for name in layer_names:
                 fig.add_trace(go.Scatter(x=(starts + ends) / 2, y=[s.layer_scores.get(name) for s in segments],
                                          mode="lines+markers", name=f"{name} layer"), row=3, col=1)
-        fig.add_hline(y=decision, line_dash="dash", line_color="white", row=3, col=1)
+        fig.add_hline(y=decision, line_dash="dash", line_color=_LINE, row=3, col=1)
     fig.update_yaxes(range=[0, 1], title_text="score", row=3, col=1)
     fig.update_yaxes(showticklabels=False, row=1, col=1)
     fig.update_xaxes(title_text="time (s)", row=3, col=1)
@@ -190,7 +220,7 @@ def compare_segments(reports: Sequence[DetectionReport], decision: float) -> go.
     for i, report in enumerate(reports, start=1):
         fig.add_trace(go.Scatter(x=[(s.start + s.end) / 2 for s in report.segments], y=[s.score for s in report.segments],
                                  mode="lines+markers", line_shape="hvh", name=f"{i}. {report.source_name}"))
-    fig.add_hline(y=decision, line_dash="dash", line_color="white")
+    fig.add_hline(y=decision, line_dash="dash", line_color=_LINE)
     return fig.update_layout(title="Score per segment", xaxis_title="time (s)", yaxis_range=[0, 1], height=320,
                              **_LAYOUT)
 
@@ -227,18 +257,30 @@ def confusion_figure(matrix: np.ndarray, labels: Sequence[str] = ("human", "ai")
     return fig.update_layout(title="Confusion matrix", height=360, yaxis_autorange="reversed", **_LAYOUT)
 
 
-def calibration_figure(prob_pred: Sequence[float], prob_true: Sequence[float]) -> go.Figure:
-    """Reliability diagram: mean predicted P(AI) per bin against the observed share of AI tracks."""
+def calibration_figure(prob_pred: Sequence[float], prob_true: Sequence[float], *,
+                       title: str = "Calibration (out-of-fold)") -> go.Figure:
+    """Reliability diagram: mean predicted P(AI) per bin against the observed share of AI tracks.
+
+    ``title`` names where the predictions come from ("Calibration (held-out)" for a
+    held-out split).
+    """
     fig = go.Figure(go.Scatter(x=list(prob_pred), y=list(prob_true), mode="lines+markers", name="model"))
     fig.add_shape(type="line", x0=0, y0=0, x1=1, y1=1, line={"dash": "dash", "color": "#888"})
-    return fig.update_layout(title="Calibration (out-of-fold)", xaxis_title="predicted P(AI)",
+    return fig.update_layout(title=title, xaxis_title="predicted P(AI)",
                              yaxis_title="observed share of AI tracks", xaxis_range=[0, 1], yaxis_range=[0, 1],
                              height=360, **_LAYOUT)
 
 
-def score_changes(names: Sequence[str], before: Sequence[float], after: Sequence[float], decision: float) -> go.Figure:
-    """Each track's score before and after a change of thresholds, as a dumbbell chart."""
+def score_changes(names: Sequence[str], before: Sequence[float], after: Sequence[float], decision: float,
+                  band: tuple[float, float] | None = None) -> go.Figure:
+    """Each track's score before and after a change of thresholds, as a dumbbell chart.
+
+    ``band`` (``Thresholds.band``) shades the inconclusive band around the decision line.
+    """
     fig = go.Figure()
+    if band is not None and band[1] > band[0]:
+        fig.add_vrect(x0=band[0], x1=band[1], fillcolor=BAND_COLOURS["neutral"], opacity=0.25, line_width=0,
+                      layer="below", annotation_text="inconclusive", annotation_position="top left")
     for name, b, a in zip(names, before, after):
         fig.add_trace(go.Scatter(x=[b, a], y=[name, name], mode="lines", line={"color": "#888"}, showlegend=False,
                                  hoverinfo="skip"))
@@ -246,12 +288,42 @@ def score_changes(names: Sequence[str], before: Sequence[float], after: Sequence
                              marker={"color": "#8c8c8c", "size": 10}))
     fig.add_trace(go.Scatter(x=list(after), y=list(names), mode="markers", name="after",
                              marker={"color": "#636efa", "size": 12, "symbol": "diamond"}))
-    fig.add_vline(x=decision, line_dash="dash", line_color="white")
+    fig.add_vline(x=decision, line_dash="dash", line_color=_LINE)
     return fig.update_layout(title="Score before → after", xaxis_range=[0, 1], height=80 + 32 * len(names), **_LAYOUT)
 
 
 __all__ = [
-    "BAND_COLOURS", "CLASS_COLOURS", "calibration_figure", "class_distributions", "compare_segments", "confusion_figure",
+    "BAND_COLOURS", "CALL_COLOURS", "CLASS_COLOURS", "calibration_figure", "class_distributions", "compare_segments", "confusion_figure",
     "contributions_chart", "fakeprint_chart", "feature_bands", "roc_figure", "score_changes", "score_gauge",
-    "track_overview",
+    "drivers_chart", "track_overview",
 ]
+
+
+def drivers_chart(drivers: Sequence[tuple[str, float]], *, std: Sequence[float] | None = None,
+                  values: Mapping[str, float] | None = None) -> go.Figure:
+    """What drove a trained model: each input's permutation importance, largest on top.
+
+    Parameters
+    ----------
+    drivers
+        ``(feature, importance)`` pairs, largest first, as :attr:`LayerResult.drivers`
+        carries them; the importance is the accuracy drop (0-1) when the feature is
+        shuffled, drawn in percentage points.
+    std
+        Optional spread of each importance over the shuffles, drawn as error bars.
+    values
+        Optional values of the features for one track (the classifier layer's
+        ``features``), shown on hover.
+    """
+    names = [name for name, _ in drivers][::-1]
+    drops = [100 * value for _, value in drivers][::-1]
+    hover = [f"{name}: accuracy drops {drop:.1f} points when shuffled"
+             + (f"<br>this track: {values[name]:.4g}" if values and name in values else "")
+             for name, drop in zip(names, drops)]
+    fig = go.Figure(go.Bar(
+        x=drops, y=names, orientation="h", marker={"color": "#636efa"}, hovertext=hover, hoverinfo="text",
+        error_x={"type": "data", "array": [100 * s for s in std][::-1], "visible": True} if std is not None else None,
+    ))
+    return fig.update_layout(title="What the model relies on (permutation importance)",
+                             xaxis_title="accuracy drop when shuffled (percentage points)",
+                             height=120 + 26 * len(names), showlegend=False, margin=dict(l=10, r=10, t=40, b=10))

@@ -14,15 +14,29 @@ from detector import AudioError, ProfileError, Thresholds, extract, plots
 from detector.analysis import analysis_profile
 from detector.audio import UPLOAD_TYPES, sha256_of
 from detector.features import TrackFeatures
-from detector.history import HistoryStore, StoreError, default_path, from_query, to_query
+from detector.features.overview import Overview
+from detector.history import LABELS, HistoryStore, ProfileLibrary, StoreError, default_path, from_query, to_query
 from detector.layers import clap
 from detector.layers.clap import ClapEncoder
 from detector.layers.classifier import ModelError, TrainedModel, active_model_path, load_model
 from detector.lru import LruCache
 from detector.report import DetectionReport
+from detector.report.summary import GLOSSARY, explain
 from detector.report.tables import contributions_table, segments_table
 
 AUDIO_TYPES = list(UPLOAD_TYPES)
+DEFAULTS_NAME = "defaults"
+CALL_COLOURS = {"ai": "red", "human": "green", "inconclusive": "gray"}
+SCORE_WORDS = {"P(AI)": "P(AI) from the classifier", "score": "Rule score (not a probability)"}
+SCORE_HELP = {
+    "P(AI)": "The trained classifier's probability that the track is AI-generated, calibrated on its training data "
+             "(its reliability diagram is on the Models page). Above {high:.2f}: AI; below {low:.2f}: human; in "
+             "between: inconclusive.",
+    "score": "Points from the deciding layer's rules, between 0 and 1: each rule adds or subtracts a step. It is "
+             "not a probability. Above {high:.2f}: AI; below {low:.2f}: human; in between: inconclusive (the band "
+             "is part of the profile, set on the Tune page).",
+}
+LABEL_WORDS = {"human": "Human-made", "ai": "AI-generated"}
 MAX_SESSION_TRACKS = 64  # tracks one browser session keeps in memory for tuning
 
 
@@ -133,17 +147,96 @@ def active_profile() -> str:
     return analysis_profile(thresholds(), clap=clap_encoder(), model=active_model())
 
 
-def remember(report: DetectionReport) -> None:
-    """Keep ``report`` in the history once per session; a history problem is shown, never fatal."""
-    done = st.session_state.setdefault("stored", set())
+def remember(report: DetectionReport, track: TrackFeatures | None = None) -> int | None:
+    """Keep ``report`` in the history (once per session) and return its row id; a history problem is
+    shown, never fatal (then None). With the ``track``, its waveform and spectrogram overview is kept
+    too, so the history redraws the analysis with the same figures."""
+    done = st.session_state.setdefault("stored", {})
     key = (report.sha256, active_profile())
-    if key in done:
-        return
+    if key not in done:
+        try:
+            done[key] = history().put(report, key[1], saved_profile_name())
+        except StoreError as exc:
+            st.warning(f"This analysis could not be saved to the history: {exc}")
+            return None
+        if track is not None:
+            try:
+                history().put_overview(report.sha256, Overview.from_frames(track.frames).to_bytes())
+            except StoreError as exc:
+                st.warning(f"The track's waveform overview could not be saved to the history: {exc}")
+    return done[key]
+
+
+def saved_profile_name() -> str | None:
+    """The name of the active profile when it is saved as is (or is the defaults), else None."""
+    active = thresholds()
+    named = st.session_state.get("profile_named")
+    if named is not None and named[1] == active:
+        return named[0]
+    return DEFAULTS_NAME if active == Thresholds() else None
+
+
+def profile_label() -> str:
+    """The active profile for people: its name, "defaults", or "unsaved changes (to NAME)"."""
+    name = saved_profile_name()
+    if name is not None:
+        return name
+    named = st.session_state.get("profile_named")
+    return f"unsaved changes to {named[0]}" if named is not None else "unsaved changes to the defaults"
+
+
+def profile_sidebar() -> None:
+    """The active profile in the sidebar: its name, decision line and inconclusive band (every page shows it)."""
+    text = _sidebar_text()
+    st.session_state["sidebar:text"] = text
+    with st.sidebar:
+        st.markdown(text[0])
+        st.caption(text[1])
+
+
+def _sidebar_text() -> tuple[str, str]:
+    active = thresholds()
+    low, high = active.band
+    return (f"**Profile:** {md_text(profile_label())}",
+            f"Decision line {active.decision:.2f} · inconclusive from {low:.2f} to {high:.2f}. Change it on the Tune "
+            "page; the link in the address bar reproduces it.")
+
+
+def sidebar_is_stale() -> bool:
+    """Whether the sidebar shows another profile than the active one (after a fragment changed it)."""
+    return st.session_state.get("sidebar:text") != _sidebar_text()
+
+
+def name_profile(name: str, active: Thresholds) -> None:
+    """Record that the session's profile ``active`` is the saved profile ``name``, here and in the history."""
+    st.session_state["profile_named"] = (name, active)
     try:
-        history().put(report, key[1])
-        done.add(key)
+        history().name_profile(analysis_profile(active, clap=clap_encoder(), model=active_model()), name,
+                               active.to_dict())
     except StoreError as exc:
-        st.warning(f"This analysis could not be saved to the history: {exc}")
+        st.warning(f"The profile name could not be recorded in the history: {exc}")
+
+
+def label_control(sha256: str, source_name: str, key: str) -> None:
+    """"Your label" for a track (human / AI / none), kept in the history's labels at once."""
+    try:
+        current = history().labels().get(sha256)
+    except StoreError as exc:
+        st.warning(f"Labels cannot be read: {exc}")
+        return
+
+    def save() -> None:
+        try:
+            history().set_label(sha256, st.session_state[key], source_name)
+        except StoreError as exc:
+            st.session_state[f"{key}:error"] = str(exc)
+
+    st.segmented_control("Your label for this track", list(LABELS), default=current, key=key, on_change=save,
+                         format_func=LABEL_WORDS.get,
+                         help="Kept with the audio in the history (whatever profile analysed it). The Tune page "
+                              "scores every labelled track against its label.")
+    if error := st.session_state.pop(f"{key}:error", None):
+        st.error(f"The label could not be saved: {error}")
 
 
 def session_tracks() -> dict[str, Loaded]:
@@ -160,9 +253,23 @@ def thresholds() -> Thresholds:
                 active = from_query(token)
             except ProfileError as exc:
                 st.session_state["profile_warning"] = str(exc)
+            else:
+                _recognise(active)
         st.session_state["thresholds"] = active
         st.session_state.setdefault("baseline", active)
     return st.session_state["thresholds"]
+
+
+def _recognise(active: Thresholds) -> None:
+    """Name a profile opened from a link when it equals a saved one."""
+    library = ProfileLibrary()
+    for name in library.names():
+        try:
+            if library.load(name) == active:
+                st.session_state["profile_named"] = (name, active)
+                return
+        except ProfileError:
+            continue
 
 
 def set_thresholds(active: Thresholds, *, baseline: bool = False) -> None:
@@ -196,16 +303,25 @@ def audio_error(name: str, exc: AudioError) -> None:
 
 
 def render_report(report: DetectionReport, active: Thresholds, track: TrackFeatures | None = None,
-                  key: str = "report") -> None:
-    """The full explanation of one report: score, layers, features vs bands, timeline, downloads."""
+                  key: str = "report", *, overview: Overview | None = None) -> None:
+    """The full explanation of one report: summary, score, layers, features vs bands, timeline, downloads."""
     for warning in report.warnings:
         st.warning(warning)
+    explanation = explain(report, active)
+    with st.container(border=True):
+        st.markdown(f"#### :{CALL_COLOURS[report.call]}[{report.verdict}]")
+        st.markdown(explanation.headline)
+        st.markdown(explanation.evidence)
+        with st.container(horizontal=True, gap="medium"):
+            st.caption("Glossary (hover a term):", width="content")
+            for term, meaning in GLOSSARY.items():
+                st.caption(term, help=meaning, width="content")
     left, right = st.columns([2, 3])
     with left:
-        st.metric("AI-likeness score", f"{report.score:.2f}",
-                  help="0 = certainly human-made … 1 = certainly machine-made; above the decision line means AI.")
-        st.plotly_chart(plots.score_gauge(report, active.decision), width="stretch", key=f"{key}-gauge")
-        st.subheader(report.verdict)
+        st.plotly_chart(plots.score_gauge(report, active), width="stretch", key=f"{key}-gauge")
+        low, high = active.band
+        st.metric(SCORE_WORDS[report.score_name], f"{report.score:.2f}",
+                  help=SCORE_HELP[report.score_name].format(low=low, high=high))
         ran = ", ".join(f"**{name}** ({layer.score:.2f})" for name, layer in report.layers.items())
         st.caption(f"Decided by the **{report.decided_by}** layer. Layers that ran: {ran}. "
                    f"{report.duration:.1f} s · {report.format} · SHA-256 {report.sha256[:12]}…")
@@ -225,6 +341,16 @@ def render_report(report: DetectionReport, active: Thresholds, track: TrackFeatu
                     st.plotly_chart(plots.contributions_chart(layer), width="stretch", key=f"{key}-wf-{layer.name}")
                 else:
                     st.write(f"The {layer.name} layer gives P(AI) = {layer.score:.3f} directly.")
+                    if layer.drivers:
+                        st.plotly_chart(plots.drivers_chart(layer.drivers, values=layer.features), width="stretch",
+                                        key=f"{key}-drivers-{layer.name}")
+                        st.caption("Permutation importance at training time, on tracks held out from training: how "
+                                   "much accuracy drops when this feature is shuffled. It describes the model, not "
+                                   "this track (hover a bar for the track's value).")
+                    elif layer.name == "classifier":
+                        st.caption("Which features drove it: not recorded for this model (trained before the "
+                                   "permutation importance was kept, or no single feature lowered its accuracy "
+                                   "when shuffled). Its card is on the Models page.")
 
     if report.artifacts is not None:
         st.subheader("Decoder fingerprint")
@@ -245,14 +371,24 @@ def render_report(report: DetectionReport, active: Thresholds, track: TrackFeatu
                    "The diamond is this track. Tune the bands on the Tune page.")
         st.plotly_chart(plots.feature_bands(heuristic, active), width="stretch", key=f"{key}-bands")
         st.dataframe(contributions_table(report), hide_index=True, width="stretch")
-    if track is not None:
+    frames = track.frames if track is not None else overview  # an Overview draws like the frames it came from
+    if frames is not None:
         st.subheader("Where in the track")
-        st.plotly_chart(plots.track_overview(track.frames, report.segments, active.decision), width="stretch",
+        st.plotly_chart(plots.track_overview(frames, report.segments, active.decision), width="stretch",
                         key=f"{key}-overview")
+    elif report.segments:
+        st.subheader("Where in the track")
+        chart = plots.compare_segments([report], active.decision)
+        low, high = active.band
+        if high > low:
+            chart.add_hrect(y0=low, y1=high, fillcolor="#8c8c8c", opacity=0.25, line_width=0,
+                            annotation_text="inconclusive", annotation_position="top left")
+        st.plotly_chart(chart, width="stretch", key=f"{key}-overview")
+        st.caption("The waveform and mel spectrogram are not stored for analyses made before this version of the "
+                   "detector; analyse the track again to see them here.")
     segments = segments_table(report)
-    if track is None and not segments.empty:
-        st.subheader("Score per segment")
-        st.bar_chart(segments, x="start_s", y="score")
+    if explanation.segments is not None:
+        (st.info if explanation.segments_disagree else st.caption)(explanation.segments)
     c1, c2 = st.columns(2)
     stem = report.source_name or "track"
     c1.download_button("Download JSON report", report.to_json(), f"{stem}.report.json", "application/json",
@@ -261,6 +397,7 @@ def render_report(report: DetectionReport, active: Thresholds, track: TrackFeatu
                        key=f"{key}-csv")
 
 
-__all__ = ["AUDIO_TYPES", "Loaded", "active_model", "active_profile", "audio_error", "clap_encoder", "history",
-           "load_track", "md_text", "progress_bar", "read_upload", "remember", "render_report", "session_tracks",
+__all__ = ["AUDIO_TYPES", "DEFAULTS_NAME", "LABEL_WORDS", "Loaded", "active_model", "active_profile", "audio_error",
+           "clap_encoder", "history", "label_control", "load_track", "md_text", "name_profile", "profile_label",
+           "profile_sidebar", "progress_bar", "read_upload", "remember", "render_report", "saved_profile_name", "session_tracks", "sidebar_is_stale",
            "set_thresholds", "sync_query", "thresholds"]

@@ -3,8 +3,8 @@
 import streamlit as st
 
 from detector import AudioError, score
-from pages._shared import (AUDIO_TYPES, active_model, audio_error, load_track, read_upload, remember, render_report,
-                           thresholds)
+from pages._shared import (AUDIO_TYPES, active_model, audio_error, label_control, load_track, read_upload, remember,
+                           render_report, thresholds)
 
 st.title("Is this track machine-made?")
 st.caption("Upload a track (WAV, FLAC, OGG/Vorbis, Opus or MP3, 1 s to 20 min, up to 256 MB). "
@@ -18,14 +18,16 @@ if upload is None:
 data = read_upload(upload)
 if data is None:
     st.stop()
-st.audio(data)
 try:
     track = load_track(data, upload.name)
 except AudioError as exc:
     audio_error(upload.name, exc)
     st.stop()
+st.audio(data)  # only once it decoded: a file that didn't would show a dead 0:00 player
 
 active = thresholds()
 report = score(track, active, model=active_model())
-remember(report)
+if (row_id := remember(report, track)) is not None:
+    st.caption(f"Kept in the history as analysis {row_id}; its link: [history?a={row_id}](history?a={row_id})")
+label_control(report.sha256, report.source_name, key=f"analyse:label:{report.sha256}")
 render_report(report, active, track)

@@ -1,5 +1,6 @@
-"""Which models are active and why; train, evaluate and activate a classifier."""
+"""Which models are active and why; enable CLAP (download or upload a checkpoint); train and activate a classifier."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
@@ -8,15 +9,21 @@ from detector import ProfileError, plots
 from detector.features import FeatureSetUnavailable, resolve_feature_set
 from detector.history import check_name
 from detector.layers import clap
-from detector.layers.classifier import ModelError, activate, card_summary, models_dir, saved_models
+from detector.layers.classifier import (
+    ACTIVE_MODEL_ENV, Importance, ModelError, activate, active_model_path, card_summary, is_active, models_dir,
+    saved_models,
+)
 from detector.layers.classifier.pipeline import DEFAULT_KIND, MODEL_KINDS
-from detector.training import DatasetError, load_dataset, save_model, skipped_summary, train_dataset
+from detector.training import (
+    SAVING_SHARE, DatasetError, load_dataset, save_model, skipped_summary, train_dataset,
+)
+from detector.types import progress_span
 from pages._shared import active_model, clap_encoder, md_text, progress_bar
 
 st.title("Models")
 
 
-def _metrics(metrics, title: str, key: str) -> None:
+def _metrics(metrics, title: str, key: str, calibration: str) -> None:
     st.markdown(f"**{title}** · {metrics.n_samples} tracks ({metrics.class_counts['human']} human, "
                 f"{metrics.class_counts['ai']} AI)")
     c1, c2, c3 = st.columns(3)
@@ -29,17 +36,96 @@ def _metrics(metrics, title: str, key: str) -> None:
         charts[1].plotly_chart(plots.roc_figure(metrics.roc_fpr, metrics.roc_tpr, metrics.roc_auc), width="stretch",
                                key=f"{key}-roc")
     if metrics.calibration is not None:
-        charts[2].plotly_chart(plots.calibration_figure(metrics.calibration.prob_pred, metrics.calibration.prob_true),
-                               width="stretch", key=f"{key}-cal")
+        charts[2].plotly_chart(plots.calibration_figure(metrics.calibration.prob_pred, metrics.calibration.prob_true,
+                                                        title=calibration), width="stretch", key=f"{key}-cal")
+
+
+def _drivers(importance: Importance | None, key: str) -> None:
+    """What drove a model, from its card's permutation importance."""
+    if importance is None:
+        st.caption("Which features drive it: not recorded for this model (trained before the permutation "
+                   "importance was kept; retrain it to see them).")
+    elif not importance.top:
+        st.caption(f"Which features drive it: no single feature lowered the accuracy when shuffled "
+                   f"({importance.describe()}). The model spreads its decision over many features, or too few "
+                   "tracks were measured to tell.")
+    else:
+        st.plotly_chart(plots.drivers_chart(importance.drivers, std=[f.std for f in importance.top]),
+                        width="stretch", key=f"{key}-drivers")
+        st.caption(f"What the model relies on: {importance.describe()}. A bar is how much accuracy drops when that "
+                   "feature is shuffled (the line: its spread over the shuffles).")
 
 
 def _activate(path) -> None:
     try:
         activate(path)
-        st.session_state["models:message"] = "No classifier is active now." if path is None else \
-            f"Now using **{Path(path).name}**."
     except ModelError as exc:
         st.session_state["models:error"] = str(exc)
+        return
+    if path is None:
+        st.session_state["models:message"] = "No classifier is active now."
+    elif is_active(path):
+        st.session_state["models:message"] = f"Now using **{md_text(Path(path).name)}**."
+    else:  # $DETECTOR_MODEL wins over the recorded choice
+        st.session_state["models:error"] = (f"**{md_text(Path(path).name)}** is recorded as the active model, but "
+                                            f"\\${ACTIVE_MODEL_ENV} names {md_text(active_model_path())}, which the "
+                                            "dashboard uses instead. Unset it to use your choice.")
+
+
+def _every_percent(progress):
+    """``progress``, called only when the whole percent changes (a download reports every MiB)."""
+    shown = [None]
+
+    def report(fraction: float, message: str) -> None:
+        percent = int(100 * fraction)
+        if percent != shown[0] or not fraction:
+            shown[0] = percent
+            progress(fraction, message)
+    return report
+
+
+def _install(bar, failed: str, install: Callable[[], Path]) -> None:
+    """Run ``install`` (a download or an upload) under ``bar``: on success rerun with CLAP on, else say why,
+    after ``failed`` where the reason does not say it already."""
+    try:
+        path = install()
+    except clap.ClapUnavailable as exc:
+        bar.empty()
+        lead = "" if isinstance(exc, clap.DownloadError) else f"**{failed}.** "
+        st.error(lead + exc.reason + (f"\n\n{exc.how_to_enable}" if exc.how_to_enable else ""))
+    except OSError as exc:
+        bar.empty()
+        st.error(f"**{failed}:** it cannot be written into {md_text(clap.checkpoint_dir())} ({exc.strerror or exc}).")
+    else:
+        st.session_state["models:message"] = md_text(clap.installed_note(path))
+        st.rerun()
+
+
+def _clap_setup() -> None:
+    """Download the music checkpoint, or install an uploaded one; on success the page reruns with CLAP on."""
+    down, up = st.columns(2)
+    with down:
+        st.markdown("**Download the music checkpoint**")
+        st.caption(f"`{clap.MUSIC_CHECKPOINT}` from `{clap.checkpoint_url()}` into `{clap.checkpoint_dir()}` "
+                   f"(set `{clap.ENDPOINT_ENV}` for a mirror). An interrupted download resumes where it stopped.")
+        if st.button("Download", key="models:clap-download"):
+            bar = st.progress(0.0, text="Connecting…")
+            _install(bar, "The checkpoint was not downloaded",
+                     lambda: clap.download_checkpoint(progress=_every_percent(progress_bar(bar))))
+    with up:
+        # the server refuses any upload above server.maxUploadSize, whatever a widget allows
+        limit = min(clap.MAX_CHECKPOINT_MIB, int(st.get_option("server.maxUploadSize")))
+        upload = st.file_uploader(f"…or upload a LAION-CLAP checkpoint (.pt, up to {limit:,} MiB)", type=["pt"],
+                                  max_upload_size=limit, key="models:clap-upload")
+        too_small = (" The released LAION-CLAP checkpoints are over 1 GiB: for them use Download, or copy the file "
+                     f"into `{clap.checkpoint_dir()}`." if limit < 1024 else "")
+        st.caption(f"This server takes uploads up to {limit:,} MiB (`server.maxUploadSize`).{too_small} An upload is "
+                   "loaded once as a test (tensors only, never code) and kept only if it works.")
+        if upload is not None and st.button(f"Install {upload.name}", key="models:clap-install"):
+            bar = st.progress(0.0, text=f"Copying {upload.name}…")
+            _install(bar, f"{md_text(upload.name)} was not installed (and not kept)",
+                     lambda: clap.install_checkpoint(upload, upload.name, max_bytes=limit * 2**20,
+                                                     progress=progress_bar(bar)))
 
 
 for kind, show in (("models:message", st.success), ("models:error", st.error)):
@@ -56,6 +142,7 @@ else:
     why = clap.availability()
     st.info(f"**The CLAP layer is off.** {why.reason if why else 'No checkpoint is configured.'}\n\n"
             f"*How to enable:* {why.how_to_enable if why else ''}")
+    _clap_setup()
 
 st.header("Trained classifier")
 model = active_model()
@@ -74,13 +161,18 @@ else:
     c1.metric("CV ROC AUC", "n/a" if cv["roc_auc"] is None else f"{cv['roc_auc']:.3f}")
     c2.metric("CV accuracy", f"{cv['accuracy']:.1%}")
     c3.metric("CV F1", f"{cv['f1']:.3f}")
-    st.button("Stop using this classifier", on_click=_activate, args=(None,))
+    _drivers(model.importance, "active")
+    st.button("Stop using this classifier", on_click=_activate, args=(None,), key="models:deactivate")
 
 saved = {m.name: m for m in saved_models()}
 if saved:
     choice = st.selectbox("Models on this server", list(saved), key="models:choice")
     st.caption(md_text(saved[choice].summary()))
-    st.button("Activate", on_click=_activate, args=(saved[choice].path,))
+    if is_active(saved[choice].path):
+        st.button("Active", disabled=True, icon=":material/check:", key="models:saved-active",
+                  help="This model scores every new analysis.")
+    else:
+        st.button("Activate", on_click=_activate, args=(saved[choice].path,), key="models:activate-saved")
 
 st.subheader("Train a classifier")
 st.caption("Point at a folder on this server with `human/` and `ai/` subfolders (nested folders are fine), or at a "
@@ -99,7 +191,7 @@ with st.form("train"):
     folds = f3.number_input("Cross-validation folds", 2, 10, 5, key="models:folds")
     test_size = f4.number_input("Held-out share", 0.0, 0.5, 0.2, step=0.05, key="models:test")
     name = f5.text_input("Model name", "my-model", key="models:name")
-    submitted = st.form_submit_button("Train", type="primary")
+    submitted = st.form_submit_button("Train", type="primary", key="models:train")
 
 if submitted:
     try:
@@ -112,10 +204,10 @@ if submitted:
             st.info(note)
         bar = st.progress(0.0, text="Extracting features…")
         result = train_dataset(dataset, feature_set, clap=encoder, folds=int(folds), test_size=float(test_size),
-                               kind=chosen_kind, progress=progress_bar(bar))
+                               kind=chosen_kind, progress=progress_span(progress_bar(bar), 0.0, 1 - SAVING_SHARE))
         path = models_dir() / f"{name}.skops"
-        save_model(result, path, dataset=str(dataset.source))
-        bar.progress(1.0, text=f"Saved {path.name}.")
+        save_model(result, path, dataset=str(dataset.source),
+                   progress=progress_span(progress_bar(bar), 1 - SAVING_SHARE, 1.0))
     except (DatasetError, FeatureSetUnavailable, ProfileError) as exc:
         st.error(str(exc))
         st.stop()
@@ -127,10 +219,17 @@ if submitted:
     for text in result.notes:
         st.info(text)
     st.session_state["models:trained"] = str(path)
-    _metrics(result.cv, f"Cross-validation ({result.folds} folds, out-of-fold predictions)", "cv")
+    _metrics(result.cv, f"Cross-validation ({result.folds} folds, out-of-fold predictions)", "cv",
+             "Calibration (out-of-fold)")
     if result.holdout:
-        _metrics(result.holdout, f"Held-out {result.test_size:.0%} (model trained on the rest)", "holdout")
+        _metrics(result.holdout, f"Held-out {result.test_size:.0%} (model trained on the rest)", "holdout",
+                 "Calibration (held-out)")
+    _drivers(result.importance, "trained")
 
 if trained := st.session_state.get("models:trained"):
-    st.button(f"Activate {Path(trained).name}", on_click=_activate, args=(trained,), type="primary",
-              key="models:activate-trained")
+    if is_active(trained):
+        st.button(f"{Path(trained).name} is active", disabled=True, icon=":material/check:",
+                  key="models:trained-active", help="This model scores every new analysis.")
+    else:
+        st.button(f"Activate {Path(trained).name}", on_click=_activate, args=(trained,), type="primary",
+                  key="models:activate-trained")

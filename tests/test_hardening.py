@@ -124,7 +124,7 @@ def test_dashboard_tells_the_user_what_is_wrong(case):
         return
     assert not errors, errors
     score = at.metric[0]
-    assert score.label == "AI-likeness score"
+    assert score.label in ("Rule score (not a probability)", "P(AI) from the classifier")
     assert DEFAULTS.floor <= float(score.value) <= DEFAULTS.ceiling
     assert any(f"{case.duration:.1f} s" in c.value for c in at.caption), "the duration is shown"
     warnings = [w.value for w in at.warning]
@@ -364,6 +364,14 @@ def test_upload_limit_takes_a_full_length_track_and_not_much_more():
     caption = (PROJECT / "pages" / "analyse.py").read_text()
     assert f"up to {limit_mib} MB" in caption and f"{DEFAULT_MAX_DURATION / 60:.0f} min" in caption, \
         "the Analyse page states other limits than the ones enforced"
+
+
+def test_the_theme_is_the_viewers_choice_and_the_menu_stays():
+    config = tomllib.loads((PROJECT / ".streamlit" / "config.toml").read_text())
+    # No pinned base: the app follows the system setting and the menu's Settings offer light and dark.
+    assert "base" not in config.get("theme", {}), "the config pins one theme, so nobody can switch for a projector"
+    # "viewer" keeps the menu with the theme switch but hides Deploy, Rerun and Clear cache; "minimal" hides the menu.
+    assert config["client"]["toolbarMode"] == "viewer"
 
 
 def test_caches_are_bounded():
