@@ -169,7 +169,15 @@ def _reduce(values: np.ndarray, bins: int, how) -> np.ndarray:
     return how(values.reshape(*values.shape[:-1], -1, step), axis=-1)
 
 
-def track_overview(frames: SpectralFrames, segments: Sequence[Segment], decision: float,
+def _band(fig: go.Figure, thresholds: Thresholds, **where) -> None:
+    """Shade the inconclusive band and draw the decision line (dashed) on a 0-1 score axis."""
+    low, high = thresholds.band
+    if high > low:
+        fig.add_hrect(y0=low, y1=high, fillcolor=BAND_COLOURS["neutral"], opacity=0.22, line_width=0, **where)
+    fig.add_hline(y=thresholds.decision, line_dash="dash", line_color=_LINE, **where)
+
+
+def track_overview(frames: SpectralFrames, segments: Sequence[Segment], thresholds: Thresholds,
                    max_columns: int = 900) -> go.Figure:
     """Waveform, mel spectrogram and per-segment scores on one shared time axis."""
     fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.04, row_heights=[0.22, 0.43, 0.35],
@@ -207,20 +215,28 @@ def track_overview(frames: SpectralFrames, segments: Sequence[Segment], decision
             for name in layer_names:
                 fig.add_trace(go.Scatter(x=(starts + ends) / 2, y=[s.layer_scores.get(name) for s in segments],
                                          mode="lines+markers", name=f"{name} layer"), row=3, col=1)
-        fig.add_hline(y=decision, line_dash="dash", line_color=_LINE, row=3, col=1)
+        _band(fig, thresholds, row=3, col=1)
     fig.update_yaxes(range=[0, 1], title_text="score", row=3, col=1)
     fig.update_yaxes(showticklabels=False, row=1, col=1)
     fig.update_xaxes(title_text="time (s)", row=3, col=1)
     return fig.update_layout(height=560, **_LAYOUT)
 
 
-def compare_segments(reports: Sequence[DetectionReport], decision: float) -> go.Figure:
-    """Per-segment scores of several reports on one time axis."""
+def compare_segments(reports: Sequence[DetectionReport], thresholds: Sequence[Thresholds]) -> go.Figure:
+    """Per-segment scores of several reports on one time axis, each report's decision line and band with it.
+
+    ``thresholds[i]`` is what ``reports[i]`` was scored with; lines and bands that several
+    reports share are drawn once.
+    """
     fig = go.Figure()
     for i, report in enumerate(reports, start=1):
         fig.add_trace(go.Scatter(x=[(s.start + s.end) / 2 for s in report.segments], y=[s.score for s in report.segments],
                                  mode="lines+markers", line_shape="hvh", name=f"{i}. {report.source_name}"))
-    fig.add_hline(y=decision, line_dash="dash", line_color=_LINE)
+    drawn = set()
+    for t in thresholds:
+        if (t.decision, t.band) not in drawn:
+            drawn.add((t.decision, t.band))
+            _band(fig, t)
     return fig.update_layout(title="Score per segment", xaxis_title="time (s)", yaxis_range=[0, 1], height=320,
                              **_LAYOUT)
 

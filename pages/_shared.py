@@ -374,16 +374,11 @@ def render_report(report: DetectionReport, active: Thresholds, track: TrackFeatu
     frames = track.frames if track is not None else overview  # an Overview draws like the frames it came from
     if frames is not None:
         st.subheader("Where in the track")
-        st.plotly_chart(plots.track_overview(frames, report.segments, active.decision), width="stretch",
+        st.plotly_chart(plots.track_overview(frames, report.segments, active), width="stretch",
                         key=f"{key}-overview")
     elif report.segments:
         st.subheader("Where in the track")
-        chart = plots.compare_segments([report], active.decision)
-        low, high = active.band
-        if high > low:
-            chart.add_hrect(y0=low, y1=high, fillcolor="#8c8c8c", opacity=0.25, line_width=0,
-                            annotation_text="inconclusive", annotation_position="top left")
-        st.plotly_chart(chart, width="stretch", key=f"{key}-overview")
+        st.plotly_chart(plots.compare_segments([report], [active]), width="stretch", key=f"{key}-overview")
         st.caption("The waveform and mel spectrogram are not stored for analyses made before this version of the "
                    "detector; analyse the track again to see them here.")
     segments = segments_table(report)

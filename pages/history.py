@@ -148,18 +148,10 @@ def compare(rows: list[HistoryRow]) -> None:
             gauge = plots.score_gauge(report, t)  # its title is the markdown above: a compact dial, nothing clipped
             gauge.update_traces(title={"text": ""}).update_layout(height=200, margin=dict(l=40, r=40, t=25, b=5))
             st.plotly_chart(gauge, width="stretch", key=f"cmp-{i}-{row.id}")
-    chart = plots.compare_segments(reports, used[0].decision)
-    for i, t in enumerate(used, start=1):
-        low, high = t.band
-        if i == 2 and t.band == used[0].band and t.decision == used[0].decision:
-            break  # the same lines: drawn once
-        if high > low:
-            chart.add_hrect(y0=low, y1=high, fillcolor=plots.BAND_COLOURS["neutral"], opacity=0.2, line_width=0)
-        if i == 2:
-            chart.add_hline(y=t.decision, line_dash="dot", line_color=plots.BAND_COLOURS["neutral"],
-                            annotation_text="2.'s decision line", annotation_position="bottom right")
+    chart = plots.compare_segments(reports, used)
     st.plotly_chart(chart, width="stretch", key="cmp-segments")
-    st.caption("Dashed: the decision line (of 1. where the two differ; dotted: 2.'s). Shaded: the inconclusive band.")
+    st.caption("Dashed: the decision line; shaded: the inconclusive band (both, where the two analyses' profiles "
+               "differ).")
     st.dataframe(compare_table(reports, [profile_title(r) for r in rows]), width="stretch")
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from conftest import encode, noise, tone
 
-from detector import extract, plots
+from detector import Thresholds, extract, plots
 from detector.features import SpectralFrames
 from detector.features.overview import MAX_BYTES, MAX_COLUMNS, Overview, OverviewError
 
@@ -43,8 +43,8 @@ def test_pooling_keeps_what_the_figure_draws(track):
 
 
 def test_track_overview_draws_an_overview_like_the_frames(track):
-    live = plots.track_overview(track.frames, [], 0.5)
-    kept = plots.track_overview(Overview.from_bytes(Overview.from_frames(track.frames).to_bytes()), [], 0.5)
+    live = plots.track_overview(track.frames, [], Thresholds())
+    kept = plots.track_overview(Overview.from_bytes(Overview.from_frames(track.frames).to_bytes()), [], Thresholds())
     (live_mel,) = [t for t in live.data if t.type == "heatmap"]
     (kept_mel,) = [t for t in kept.data if t.type == "heatmap"]
     assert np.asarray(kept_mel.z).shape == np.asarray(live_mel.z).shape

@@ -37,7 +37,7 @@ def test_analyse_upload_shows_score_verdict_and_every_section():
     assert metric.label == "Rule score (not a probability)" and 0.1 <= float(metric.value) <= 0.95
     assert "not a probability" in metric.help and "inconclusive" in metric.help
     assert _verdict(at) == "Likely human-made"
-    assert any("points from its rules, not a probability (below the inconclusive band 0.45-0.55)" in m.value
+    assert any("points from its rules, not a probability; below the inconclusive band (0.45-0.55)" in m.value
                for m in at.markdown)  # the plain-language summary
     glossary = {c.value: c.help for c in at.caption if c.help}
     assert {"MFCC variance", "Kurtosis", "Spectral contrast", "Flatness", "Sparsity", "Entropy"} <= set(glossary)
@@ -98,7 +98,7 @@ def test_a_score_inside_the_inconclusive_band_says_inconclusive_everywhere():
     at.file_uploader[0].upload("song.wav", _song(), "audio/wav").run()
     assert not at.exception
     assert _verdict(at) == "Inconclusive"
-    assert any(m.value.startswith("Inconclusive:") and "neither side is claimed" in m.value for m in at.markdown)
+    assert any(m.value.startswith("Score 0.") and "neither side is claimed" in m.value for m in at.markdown)
 
 
 def test_a_damaged_link_falls_back_to_defaults_with_a_warning():

@@ -23,7 +23,7 @@ def test_mel_spectrogram_floor_sits_at_the_cold_end_of_a_fixed_80_db_scale():
     silence, sound = 3.0, 5.0
     y = np.concatenate([np.zeros(int(silence * SAMPLE_RATE), np.float32), tone(440.0, sound, SAMPLE_RATE)])
     frames = spectral_frames(y, SAMPLE_RATE)
-    fig = plots.track_overview(frames, [], 0.5)
+    fig = plots.track_overview(frames, [], Thresholds())
     (heatmap,) = [t for t in fig.data if t.type == "heatmap"]
     assert heatmap.zmax == pytest.approx(float(frames.mel_db.max()))
     assert heatmap.zmin == pytest.approx(heatmap.zmax - plots.MEL_RANGE_DB)
@@ -53,8 +53,8 @@ def figures_under_a_probe_template():
             "score_gauge": plots.score_gauge(reports[0], Thresholds()),
             "contributions_chart": plots.contributions_chart(spectral),
             "feature_bands": plots.feature_bands(spectral.contributions, Thresholds()),
-            "track_overview": plots.track_overview(track.frames, reports[0].segments, 0.5),
-            "compare_segments": plots.compare_segments(reports, 0.5),
+            "track_overview": plots.track_overview(track.frames, reports[0].segments, Thresholds()),
+            "compare_segments": plots.compare_segments(reports, [Thresholds()] * len(reports)),
             "score_changes": plots.score_changes(["a", "b"], [0.4, 0.5], [0.6, 0.5], 0.5),
             "roc_figure": plots.roc_figure(np.array([0, 0.5, 1]), np.array([0, 1, 1]), 0.75),
             "calibration_figure": plots.calibration_figure([0.2, 0.8], [0.1, 0.9]),

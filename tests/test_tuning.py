@@ -142,7 +142,7 @@ def test_rescore_moves_scores_and_figures_build():
     table["label"] = ["human", "ai"]
     figs = [plots.score_gauge(moved[0], Thresholds()), plots.contributions_chart(moved[0].layers["spectral"]),
             plots.feature_bands(moved[0].layers["spectral"].contributions, shifted, {"mfcc_variance": values}),
-            plots.track_overview(tracks[0].frames, moved[0].segments, 0.5),
+            plots.track_overview(tracks[0].frames, moved[0].segments, Thresholds()),
             plots.class_distributions(table, ["mfcc_variance", "flatness_mean"], shifted),
             plots.score_changes(["a", "b"], [0.4, 0.5], [0.6, 0.5], 0.5, band=(0.45, 0.55)),
             plots.confusion_figure(np.array([[1, 0], [0, 1]]))]

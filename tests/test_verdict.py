@@ -110,7 +110,7 @@ def test_rescoring_without_the_classifier_drops_it_and_says_so(track):
 def test_the_summary_claims_a_probability_only_for_a_classifier(track):
     rules = explain(score(track), Thresholds())
     assert "not a probability" in rules.headline and "P(AI)" not in rules.headline
-    assert rules.headline.startswith("Likely human-made")
+    assert rules.headline.startswith("Score 0.") and "below the inconclusive band (0.45-0.55)" in rules.headline
     assert "no decoder fingerprint was found" in rules.evidence.lower() and "spectral rules score" in rules.evidence
     model = explain(rescore(_with_classifier(score(track), 0.83), Thresholds()), Thresholds())
     assert "P(AI) = 0.83" in model.headline and "calibrated" in model.headline

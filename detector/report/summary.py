@@ -97,13 +97,10 @@ def explain(report: DetectionReport, thresholds: Thresholds) -> Explanation:
     if report.score_name == "P(AI)":
         number = f"P(AI) = {report.score:.2f} from {decider}, a probability calibrated on its training data"
     else:
-        number = (f"score {report.score:.2f} from {decider}: points from its rules, not a probability")
-    if report.call == "inconclusive":
-        headline = (f"Inconclusive: {number}, inside the inconclusive band ({low:.2f}-{high:.2f}) around the "
-                    "decision line, so neither side is claimed.")
-    else:
-        headline = f"{report.verdict}: {number} ({'above' if report.call == 'ai' else 'below'} the inconclusive " \
-                   f"band {low:.2f}-{high:.2f})."
+        number = f"Score {report.score:.2f} from {decider}: points from its rules, not a probability"
+    where = {"ai": "above", "human": "below", "inconclusive": "inside"}[report.call]
+    headline = f"{number}; {where} the inconclusive band ({low:.2f}-{high:.2f})"
+    headline += " around the decision line, so neither side is claimed." if report.call == "inconclusive" else "."
     others = [n for n in report.layers if n != report.decided_by]
     first = _layer_sentence(report, report.decided_by, thresholds)
     evidence = first[0].upper() + first[1:] + "; it decides."
