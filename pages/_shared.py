@@ -357,7 +357,8 @@ def render_report(report: DetectionReport, active: Thresholds, track: TrackFeatu
         finding = report.artifacts
         with st.container(border=True):
             colour = "red" if finding.found else "green"
-            st.markdown(f":{colour}[**{finding.headline}.**] {finding.detail}")
+            detail = finding.detail
+            st.markdown(f":{colour}[**{finding.headline}.**] {detail[:1].upper()}{detail[1:]}")
         st.caption("Neural decoders built from strided transposed convolutions leave narrow spectral lines at "
                    "evenly spaced frequencies, fixed by the architecture and not by the music. The chart is the "
                    "track's long-term spectrum at its native rate minus its smooth floor; the dotted lines are the "

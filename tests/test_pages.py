@@ -58,7 +58,7 @@ def test_analyse_shows_a_decoder_fingerprint_as_the_deciding_evidence():
     at.file_uploader[0].upload("decoded.wav", encode_audio(fake, 44100, "WAV"), "audio/wav").run()
     assert not at.exception
     assert _verdict(at) == "Likely AI-generated"
-    assert any("Decoder fingerprint found.**] peaks every 750 Hz" in m.value for m in at.markdown)
+    assert any("Decoder fingerprint found.**] Peaks every 750 Hz" in m.value for m in at.markdown)
     assert any("Decided by the **artifacts** layer" in c.value for c in at.caption)
 
 
