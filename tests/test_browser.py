@@ -197,7 +197,7 @@ def test_a_tune_link_and_a_history_link_survive_a_new_session(server, browser, t
     page.get_by_text("Score before → after").wait_for(timeout=60_000)
     assert "shared-track.wav" in page.inner_text("body")  # drawn from the history, not the (new) session
     page.reload()
-    page.get_by_text("Score before → after").wait_for(timeout=60_000)
+    page.get_by_text("Score before → after").wait_for(timeout=180_000)  # CI shares 2 cores with the other tests
     body = page.inner_text("body")
     assert "shared-track.wav" in body and "Traceback" not in body
     assert f"p={token}" in page.url
