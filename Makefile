@@ -5,8 +5,9 @@ PIP    := $(VENV)/bin/python -m pip
 STAMP  := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 PORT   ?= 8501
+ADDRESS ?= 0.0.0.0
 
-.PHONY: run test bench browser lock check-deps clean
+.PHONY: run serve serve-check test bench browser lock check-deps clean
 
 # Runtime: (re)create the virtualenv whenever a runtime lock is newer than the last install.
 # laion-clap goes in last, without its declared dependencies (requirements-nodeps.txt says why).
@@ -23,8 +24,17 @@ $(DEV_STAMP): $(STAMP) requirements-dev.txt
 	$(PIP) install --quiet -r requirements-dev.txt
 	touch $(DEV_STAMP)
 
+# This machine only (loopback): no sign-in needed, nobody else can connect.
 run: $(STAMP)
-	$(VENV)/bin/streamlit run dashboard.py --server.port $(PORT)
+	$(VENV)/bin/streamlit run dashboard.py --server.address 127.0.0.1 --server.port $(PORT)
+
+# For a team: sign-in required (.streamlit/secrets.toml [auth]); refuses to start without it (README, SECURITY.md).
+# ADDRESS=127.0.0.1 behind a reverse proxy on this machine; serve-check only checks the configuration.
+serve: $(STAMP)
+	$(VENV)/bin/python -m detector serve --address $(ADDRESS) --port $(PORT)
+
+serve-check: $(STAMP)
+	$(VENV)/bin/python -m detector serve --check --address $(ADDRESS) --port $(PORT)
 
 # Debian's chromium for the browser tests (Playwright's own browser download is blocked).
 browser:

@@ -1,6 +1,11 @@
-"""Which models are active and why; enable CLAP (download or upload a checkpoint); train and activate a classifier."""
+"""Which models are active and why; enable CLAP (download or upload a checkpoint); train and activate a classifier.
 
-from collections.abc import Callable
+On a shared server, installing a CLAP checkpoint is for admins, and training data comes from an uploaded zip or
+a folder inside the configured data root, never from a path typed in the browser.
+"""
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import streamlit as st
@@ -8,6 +13,9 @@ import streamlit as st
 from detector import ProfileError, plots
 from detector.features import FeatureSetUnavailable, resolve_feature_set
 from detector.history import check_name
+from detector.serving import (
+    ServingError, confine, dataset_folder, dataset_folders, extracted_dataset, hide_folder, uploads_dir,
+)
 from detector.layers import clap
 from detector.layers.classifier import (
     ACTIVE_MODEL_ENV, Importance, ModelError, activate, active_model_path, card_summary, is_active, models_dir,
@@ -15,10 +23,15 @@ from detector.layers.classifier import (
 )
 from detector.layers.classifier.pipeline import DEFAULT_KIND, MODEL_KINDS
 from detector.training import (
-    SAVING_SHARE, DatasetError, load_dataset, save_model, skipped_summary, train_dataset,
+    SAVING_SHARE, Dataset, DatasetError, load_dataset, save_model, skipped_summary, train_dataset,
 )
 from detector.types import progress_span
+from pages._serving import access, charge_upload, current_user, data_root, is_shared, page_access, training_slot
 from pages._shared import active_model, clap_encoder, md_text, progress_bar
+
+page_access()  # only for a session that may use the pages (the sign-in gate)
+SERVER, ZIP, ROOT = "server", "zip", "root"
+SOURCES = {SERVER: "A folder or CSV on this machine", ZIP: "An uploaded zip", ROOT: "A folder in the data root"}
 
 st.title("Models")
 
@@ -122,6 +135,9 @@ def _clap_setup() -> None:
         st.caption(f"This server takes uploads up to {limit:,} MiB (`server.maxUploadSize`).{too_small} An upload is "
                    "loaded once as a test (tensors only, never code) and kept only if it works.")
         if upload is not None and st.button(f"Install {upload.name}", key="models:clap-install"):
+            if refusal := charge_upload(upload):
+                st.error(refusal)
+                st.stop()
             bar = st.progress(0.0, text=f"Copying {upload.name}…")
             _install(bar, f"{md_text(upload.name)} was not installed (and not kept)",
                      lambda: clap.install_checkpoint(upload, upload.name, max_bytes=limit * 2**20,
@@ -142,7 +158,12 @@ else:
     why = clap.availability()
     st.info(f"**The CLAP layer is off.** {why.reason if why else 'No checkpoint is configured.'}\n\n"
             f"*How to enable:* {why.how_to_enable if why else ''}")
-    _clap_setup()
+    if access().is_admin:
+        _clap_setup()
+    else:
+        st.caption("On this shared server, installing a CLAP checkpoint (download or upload) is for its admins, "
+                   "listed in its configuration (DETECTOR_ADMINS). Ask one of them, or the operator, who can also "
+                   "point CLAP_CHECKPOINT at a checkpoint on the server.")
 
 st.header("Trained classifier")
 model = active_model()
@@ -151,7 +172,7 @@ if model is None:
             "labelled tracks (or `python -m detector train DATA --out model.skops`), then activate it.")
 else:
     card = model.card
-    st.success(f"**Active: {md_text(model.name)}** · {card_summary(card)} · SHA-256 {model.sha256[:12]}…")
+    st.success(f"**Active: {md_text(model.name)}** · {md_text(card_summary(card))} · SHA-256 {model.sha256[:12]}…")
     for warning in model.warnings:
         st.warning(warning)
     st.caption("Its P(AI) is the final score; the heuristic layers are still shown beside it. "
@@ -175,10 +196,31 @@ if saved:
         st.button("Activate", on_click=_activate, args=(saved[choice].path,), key="models:activate-saved")
 
 st.subheader("Train a classifier")
-st.caption("Point at a folder on this server with `human/` and `ai/` subfolders (nested folders are fine), or at a "
-           "CSV manifest with `path,label` rows. Features are cached by audio hash, so retraining never decodes again.")
+shared, root = is_shared(), data_root()
+offered = [s for s in (SERVER, ZIP, ROOT) if (s != SERVER or not shared) and (s != ROOT or root is not None)]
+source = st.segmented_control("Training data", offered, format_func=SOURCES.get, default=offered[0],
+                              key="models:source") or offered[0]
+st.caption({
+    SERVER: "Point at a folder on this machine with `human/` and `ai/` subfolders (nested folders are fine), or at a "
+            "CSV manifest with `path,label` rows.",
+    ZIP: "Upload one zip holding a `human/` and an `ai/` folder of tracks (at the top, or inside one folder). It is "
+         "unpacked into a fresh folder on the server for this training only, and removed afterwards.",
+    ROOT: "A folder with `human/` and `ai/` subfolders inside the data root the operator configured "
+          "(DETECTOR_DATA_ROOT); nothing outside it can be chosen.",
+}[source] + " Features are cached by audio hash, so retraining never decodes again.")
+if source == ZIP:  # outside the form: the upload starts as soon as it is dropped
+    chosen = st.file_uploader("Training set (.zip)", type=["zip"], key="models:zip")
 with st.form("train"):
-    folder = st.text_input("Labelled data (folder or CSV)", key="models:data")
+    if source == SERVER:
+        chosen = st.text_input("Labelled data (folder or CSV)", key="models:data")
+    elif source == ROOT:
+        try:
+            folders = dataset_folders(root)
+        except ServingError as exc:
+            st.error(str(exc))
+            folders = []
+        chosen = st.selectbox("Folder in the data root", folders, key="models:root-folder",
+                              placeholder="no folder with human/ and ai/ yet", index=0 if folders else None)
     f1, f2, f3, f4, f5 = st.columns(5)
     wanted = f1.selectbox("Features", ["auto", "spectral", "clap", "fakeprint"], key="models:features",
                           help="auto: CLAP embeddings when the CLAP layer is available, otherwise spectral. "
@@ -193,29 +235,60 @@ with st.form("train"):
     name = f5.text_input("Model name", "my-model", key="models:name")
     submitted = st.form_submit_button("Train", type="primary", key="models:train")
 
+
+def _private(text: str, *folders: Path) -> str:
+    """On a shared server, ``text`` with the server's folders cut out of its paths."""
+    return hide_folder(text, *folders, root, uploads_dir()) if shared else text
+
+
+@contextmanager
+def _training_set(source: str, chosen) -> Iterator[tuple[Dataset, str]]:
+    """The labelled tracks ``chosen`` names, and how the model card names them; an upload is unpacked for the
+    ``with`` block only."""
+    if source == ZIP:
+        if chosen is None:
+            raise DatasetError("Choose a zip of human/ and ai/ folders first.")
+        if refusal := charge_upload(chosen):
+            raise DatasetError(refusal)
+        with extracted_dataset(chosen, uploads_dir()) as unpacked:
+            if unpacked.left_out:
+                shown = ", ".join(md_text(n) for n in unpacked.left_out[:5])
+                st.info(f"{len(unpacked.left_out)} file(s) in the zip are not audio under human/ or ai/ and were "
+                        f"left out: {shown}{', …' if len(unpacked.left_out) > 5 else ''}.")
+            yield confine(load_dataset(unpacked.folder), unpacked.folder), f"upload {chosen.name}"
+    elif source == ROOT:
+        if not chosen:
+            raise DatasetError("Choose a folder of the data root first.")
+        yield confine(load_dataset(dataset_folder(root, chosen)), root), f"data root: {chosen}"
+    else:
+        if not (chosen or "").strip():
+            raise DatasetError("Type the path of a folder with human/ and ai/ subfolders, or of a CSV manifest.")
+        dataset = load_dataset(Path(chosen.strip()).expanduser())
+        yield dataset, str(dataset.source)
+
+
 if submitted:
     try:
         name = check_name(name)
-        dataset = load_dataset(Path(folder.strip()).expanduser()) if folder.strip() else None
-        if dataset is None:
-            raise DatasetError("Type the path of a folder with human/ and ai/ subfolders, or of a CSV manifest.")
-        feature_set, note = resolve_feature_set(wanted, clap_available=encoder is not None)
-        if note:
-            st.info(note)
-        bar = st.progress(0.0, text="Extracting features…")
-        result = train_dataset(dataset, feature_set, clap=encoder, folds=int(folds), test_size=float(test_size),
-                               kind=chosen_kind, progress=progress_span(progress_bar(bar), 0.0, 1 - SAVING_SHARE))
-        path = models_dir() / f"{name}.skops"
-        save_model(result, path, dataset=str(dataset.source),
-                   progress=progress_span(progress_bar(bar), 1 - SAVING_SHARE, 1.0))
-    except (DatasetError, FeatureSetUnavailable, ProfileError) as exc:
-        st.error(str(exc))
+        with training_slot(), _training_set(source, chosen) as (dataset, described):
+            feature_set, note = resolve_feature_set(wanted, clap_available=encoder is not None)
+            if note:
+                st.info(note)
+            bar = st.progress(0.0, text="Extracting features…")
+            result = train_dataset(dataset, feature_set, clap=encoder, folds=int(folds), test_size=float(test_size),
+                                   kind=chosen_kind, progress=progress_span(progress_bar(bar), 0.0, 1 - SAVING_SHARE))
+            path = models_dir() / f"{name}.skops"
+            save_model(result, path, dataset=described, trained_by=current_user(),
+                       progress=progress_span(progress_bar(bar), 1 - SAVING_SHARE, 1.0))
+            skipped = _private(skipped_summary(result.skipped), dataset.source) if result.skipped else None
+    except (DatasetError, FeatureSetUnavailable, ProfileError, ServingError) as exc:
+        st.error(md_text(_private(str(exc))))
         st.stop()
     except OSError as exc:
         st.error(f"The model could not be saved: {exc.strerror or exc}")
         st.stop()
-    if result.skipped:
-        st.warning(skipped_summary(result.skipped))
+    if skipped:
+        st.warning(md_text(skipped))
     for text in result.notes:
         st.info(text)
     st.session_state["models:trained"] = str(path)

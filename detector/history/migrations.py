@@ -69,6 +69,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # a compact waveform and spectrogram per audio (detector.features.overview), to redraw a reopened analysis
         "CREATE TABLE overviews (sha256 TEXT PRIMARY KEY, data BLOB NOT NULL)",
     ),
+    # v4 -> v5: who did it, on a shared server (the signed-in user's e-mail, "local" on one's own machine):
+    # who ran each analysis, saved or named each profile, set each label. NULL: not recorded (rows written
+    # before v5, or by the command line).
+    (
+        "ALTER TABLE analyses ADD COLUMN user TEXT",
+        "ALTER TABLE profiles ADD COLUMN user TEXT",
+        "ALTER TABLE labels ADD COLUMN user TEXT",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -212,19 +212,21 @@ def train_dataset(
     return replace(result, skipped=vectors.skipped, clap_checkpoint=vectors.clap_checkpoint)
 
 
-def save_model(result: TrainingResult, path: str | Path, *, dataset: str = "",
+def save_model(result: TrainingResult, path: str | Path, *, dataset: str = "", trained_by: str | None = None,
                progress: Progress | None = None) -> dict:
     """Write ``result``'s model and its card; return the card.
 
-    The card holds the model kind, metrics, class counts, dataset, CLAP checkpoint and
+    The card holds the model kind, metrics, class counts, dataset, CLAP checkpoint,
     ``importance`` (:class:`~detector.layers.classifier.Importance`, None if not
-    measured). ``progress`` follows the saving, which takes seconds the first time
+    measured) and ``trained_by`` (who trained it: the signed-in user on a shared server,
+    ``"local"`` on one's own machine; None when not recorded). ``progress`` follows the saving, which takes seconds the first time
     (see :func:`detector.layers.classifier.save_model`).
     """
     return write_model(result.model, path, result.feature_set, model_kind=result.model_kind, progress=progress,
                        clap=result.clap_checkpoint, dataset=dataset, class_counts=dict(result.class_counts),
                        metrics=result.metrics_dict(),
-                       importance=result.importance.to_dict() if result.importance else None)
+                       importance=result.importance.to_dict() if result.importance else None,
+                       trained_by=trained_by)
 
 
 __all__ = ["EXTRACTION_SHARE", "SAVING_SHARE", "TrainingResult", "save_model", "train", "train_dataset"]

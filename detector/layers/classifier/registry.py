@@ -47,14 +47,15 @@ class SavedModel:
 def card_summary(card: dict) -> str:
     """"logistic regression on feature set fakeprint-v1 · trained 2026-11-29 14:02 UTC on 40 human and 38 AI tracks".
 
-    A card without ``model_kind`` (written before there were kinds) names the ensemble.
+    A card without ``model_kind`` (written before there were kinds) names the ensemble; one with
+    ``trained_by`` ends with "by" who trained it.
     """
     counts = card.get("class_counts") or {}
     name = card.get("model_kind", DEFAULT_KIND)
     kind = MODEL_KINDS[name].label if isinstance(name, str) and name in MODEL_KINDS else f"unknown model kind {name!r}"
     return (f"{kind} on feature set {(card.get('feature_set') or {}).get('version', '?')} · trained "
             f"{str(card.get('trained_at', '?'))[:16].replace('T', ' ')} UTC on {counts.get('human', '?')} human and "
-            f"{counts.get('ai', '?')} AI tracks")
+            f"{counts.get('ai', '?')} AI tracks" + (f" by {card['trained_by']}" if card.get("trained_by") else ""))
 
 
 def saved_models(folder: str | os.PathLike | None = None) -> list[SavedModel]:
