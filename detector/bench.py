@@ -6,6 +6,8 @@
 ``python -m detector.bench --memory [--duration 600] [--format WAV]``
 ``python -m detector.bench --artifacts [--duration 180] [--format MP3]`` (the artifact layer; see
 :func:`artifacts_main`)
+``python -m detector.bench --stability [--duration 180] [--workers 2] [--clap]`` (the stability check; see
+:func:`stability_main`)
 
 Both paths start from the same encoded file in memory and end with the same four
 numbers:
@@ -233,6 +235,97 @@ def artifacts_main(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stability_child(path: str, workers: int) -> None:
+    """In a fresh process: RSS before, and peak RSS during, one stability check of the file at ``path`` (its
+    report, made by the parent, next to it as ``path + ".json"``). The peak is reset first (``clear_refs``), so
+    neither the warm-up nor the parent's peak (which ``ru_maxrss`` would carry over) counts."""
+    from .analysis import analyze, check_stability
+    from .report import DetectionReport
+
+    warm = encode(synthetic_track(2.0), 44100, "WAV")
+    check_stability(warm, analyze(warm))  # imports, librosa/numba and pedalboard warm-up
+    with open(path, "rb") as fh:
+        data = fh.read()
+    with open(path + ".json", encoding="utf-8") as fh:
+        report = DetectionReport.from_json(fh.read())
+    with open("/proc/self/clear_refs", "w") as fh:  # resets VmHWM, the peak RSS, to the RSS now (Linux)
+        fh.write("5")
+    before = _status_mib("VmRSS")
+    check_stability(data, report, workers=workers)
+    print(json.dumps({"before_mib": before, "after_mib": _status_mib("VmHWM")}))
+
+
+def _status_mib(key: str) -> float:
+    """A ``/proc/self/status`` figure (``VmRSS``: resident now, ``VmHWM``: its peak) in MiB."""
+    with open("/proc/self/status", encoding="ascii") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith(key + ":")) / 1024
+
+
+def stability_main(args: argparse.Namespace) -> int:
+    """The stability check's cost on a music-like mono 44.1 kHz track (:func:`detector.synthetic.song`), warm.
+
+    Side by side in one run (a shared machine slows every figure alike): the whole check
+    (decode at the native rate + every standard perturbation + every copy's analysis) with
+    ``--workers`` threads and with one, wall and CPU seconds, each perturbation's own time,
+    and the peak RSS growth of one check in a fresh process. With ``--clap``, the same with a
+    random HTSAT-base checkpoint (every copy is embedded again).
+    """
+    from .analysis import analyze, check_stability, extract, score
+    from .analysis.stability import LONG_TRACK_SECONDS
+    from .synthetic import encode as encode_audio
+    from .synthetic import song
+
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; load average "
+          f"before: {os.getloadavg()[0]:.2f} (other work on the machine slows every figure)")
+    data = encode_audio(song(args.duration, 44100, seed=1), 44100, args.format)
+    print(f"track: {args.duration:.0f} s detector.synthetic.song, mono 44.1 kHz {args.format}, "
+          f"{len(data) / 2**20:.1f} MiB")
+    report = analyze(data)
+    warm = encode_audio(song(40.0, 44100, seed=1), 44100, "WAV")
+    check_stability(warm, analyze(warm))  # warm-up: pedalboard, Rubber Band, librosa
+    per, first = None, args.workers if args.duration <= LONG_TRACK_SECONDS else 1
+    for workers in dict.fromkeys((first, 1)):
+        walls, cpus = [], []
+        for _ in range(args.repeats):
+            w0, c0 = time.perf_counter(), time.process_time()
+            result = check_stability(data, report, workers=workers)
+            walls.append(time.perf_counter() - w0)
+            cpus.append(time.process_time() - c0)
+        print(f"spectral + artifacts, {workers} worker(s): best {min(walls):.2f} s, median "
+              f"{statistics.median(walls):.2f} s wall; CPU {min(cpus):.2f} s; {len(result.ran)} of "
+              f"{len(result.perturbations)} perturbations ran; {result.title.lower()}, spread {result.spread:.2f}")
+        per = per or result
+    print(f"  per perturbation (wall s, perturbing + analysing, {first} at a time): "
+          + ", ".join(f"{p.name} {p.seconds:.2f}" for p in per.perturbations))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "track")
+        with open(path, "wb") as fh:
+            fh.write(data)
+        with open(path + ".json", "w", encoding="utf-8") as fh:
+            fh.write(report.to_json())
+        child = json.loads(_python(f"b._stability_child({path!r}, {args.workers})").strip().splitlines()[-1])
+    print(f"peak RSS growth of one check in a fresh process: {child['after_mib'] - child['before_mib']:.0f} MiB "
+          f"(from {child['before_mib']:.0f} MiB with the track and its report loaded"
+          + (", one copy at a time: longer than 10 minutes)" if args.duration > LONG_TRACK_SECONDS else ")"))
+    if args.clap:
+        from .layers import clap
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "random-HTSAT-base.pt")
+            _python(f"from detector.layers.clap import write_random_checkpoint; "
+                    f"write_random_checkpoint({path!r}, 'HTSAT-base', 0)")
+            encoder = clap.load_encoder(path)
+        track = extract(data, clap=encoder)
+        report = score(track)
+        w0, c0 = time.perf_counter(), time.process_time()
+        result = check_stability(data, report, clap=encoder, workers=args.workers)
+        print(f"with CLAP (random HTSAT-base, {len(track.clap.windows)} windows per copy of the whole track): "
+              f"{time.perf_counter() - w0:.1f} s wall, CPU {time.process_time() - c0:.1f} s, one run (the original "
+              f"analysis with CLAP: {sum(track.timings.values()):.1f} s); {result.title.lower()}, spread "
+              f"{result.spread:.2f}")
+    return 0
+
+
 def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
@@ -297,6 +390,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="measure the peak memory of one analyze() (tracemalloc and peak RSS) instead")
     parser.add_argument("--artifacts", action="store_true",
                         help="measure the artifact layer's cost beyond decoding instead (default 180 s)")
+    parser.add_argument("--stability", action="store_true",
+                        help="measure the stability check instead (default 180 s; with --clap, also with CLAP)")
+    parser.add_argument("--workers", type=int, default=2, help="with --stability: perturbations analysed at once")
     clap_opts = parser.add_argument_group("CLAP layer", CLAP_DOC.split("\n")[0])
     clap_opts.add_argument("--clap", action="store_true", help="benchmark the CLAP layer instead")
     clap_opts.add_argument("--batch-size", type=int, default=None, help="windows per forward pass")
@@ -314,6 +410,10 @@ def main(argv: list[str] | None = None) -> int:
               f"{m['rss_growth_mib']:.1f} MiB in a fresh process (from {m['rss_before_mib']:.1f} MiB with the "
               f"upload loaded); cached TrackFeatures {m['cached_features_mib']:.1f} MiB")
         return 0
+    if args.stability:
+        args.duration = args.duration or 180.0
+        args.repeats = args.repeats or 2
+        return stability_main(args)
     if args.artifacts:
         args.duration = args.duration or 180.0
         args.repeats = args.repeats or 5

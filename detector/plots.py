@@ -24,7 +24,7 @@ from plotly.subplots import make_subplots
 
 from .features.spectral import SpectralFrames
 from .layers.heuristics import Thresholds
-from .report import DetectionReport, Segment
+from .report import DetectionReport, Segment, Stability
 from .report.tables import feature_label
 from .types import ArtifactFinding, Contribution, LayerResult
 
@@ -308,10 +308,52 @@ def score_changes(names: Sequence[str], before: Sequence[float], after: Sequence
     return fig.update_layout(title="Score before → after", xaxis_range=[0, 1], height=80 + 32 * len(names), **_LAYOUT)
 
 
+_LAYER_SYMBOLS = {"spectral": "circle-open", "clap": "square-open", "artifacts": "diamond-open",
+                  "classifier": "star-open"}
+
+
+def stability_chart(stability: Stability) -> go.Figure:
+    """A dot plot: the deciding score (filled, coloured by its call) and every layer's score (open symbols, the
+    deciding layer's around the dot) of the original and of each perturbed copy, with the decision line and the
+    inconclusive band it was judged with. Perturbations that did not run are listed, without dots."""
+    rows = [("<b>as analysed</b>", stability.score, stability.call, stability.decided_by, stability.layers)]
+    rows += [(p.description + ("" if p.ran else " (did not run)"), p.score, p.call, p.decided_by, p.layers)
+             for p in stability.perturbations]
+    labels = [row[0] for row in rows]
+    fig = go.Figure()
+    low, high = stability.band
+    if high > low:
+        fig.add_vrect(x0=low, x1=high, fillcolor=BAND_COLOURS["neutral"], opacity=0.22, line_width=0, layer="below")
+    fig.add_vline(x=stability.decision, line_dash="dash", line_color=_LINE)
+    fig.add_trace(go.Scatter(x=[stability.decision] * len(labels), y=labels, mode="markers", showlegend=False,
+                             marker={"opacity": 0}, hoverinfo="skip"))  # every row, those without dots included
+    for call in ("human", "inconclusive", "ai"):
+        mine = [row for row in rows if row[1] is not None and row[2] == call]
+        if mine:
+            fig.add_trace(go.Scatter(
+                x=[row[1] for row in mine], y=[row[0] for row in mine], mode="markers", name=f"verdict: {call}",
+                marker={"size": 13, "color": CALL_COLOURS[call], "line": {"width": 0}},
+                customdata=[row[3] for row in mine],
+                hovertemplate=f"%{{y}}: %{{x:.2f}}, {call} (decided by the %{{customdata}} layer)<extra></extra>"))
+    order = list(_LAYER_SYMBOLS)
+    for name in sorted({n for row in rows for n in row[4]}, key=lambda n: order.index(n) if n in order else len(order)):
+        shown = [(row[0], row[4][name]) for row in rows if name in row[4]]
+        fig.add_trace(go.Scatter(
+            x=[v for _, v in shown], y=[label for label, _ in shown], mode="markers", name=f"{name} layer",
+            marker={"symbol": _LAYER_SYMBOLS.get(name, "circle-open"), "size": 17 if name == stability.decided_by
+                    else 9, "color": BAND_COLOURS["neutral"], "line": {"width": 1.5}},
+            hovertemplate=f"%{{y}}: {name} layer %{{x:.2f}}<extra></extra>"))
+    fig.update_yaxes(categoryorder="array", categoryarray=labels[::-1], type="category")
+    return fig.update_layout(
+        title=f"{stability.title}: the deciding score under each change (spread {stability.spread:.2f})",
+        xaxis={"range": [0, 1], "title": "score (dashed: decision line; shaded: inconclusive band)"},
+        height=110 + 24 * len(rows), legend={"orientation": "h", "y": -0.12 - 2.5 / (len(rows) + 4)}, **_LAYOUT)
+
+
 __all__ = [
     "BAND_COLOURS", "CALL_COLOURS", "CLASS_COLOURS", "calibration_figure", "class_distributions", "compare_segments", "confusion_figure",
     "contributions_chart", "fakeprint_chart", "feature_bands", "roc_figure", "score_changes", "score_gauge",
-    "drivers_chart", "track_overview",
+    "drivers_chart", "stability_chart", "track_overview",
 ]
 
 

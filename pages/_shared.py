@@ -10,8 +10,9 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from detector import AudioError, ProfileError, Thresholds, extract, plots
-from detector.analysis import analysis_profile
+from detector import AudioError, DetectorError, ProfileError, Thresholds, extract, plots
+from detector.analysis import analysis_profile, check_stability, with_stability
+from detector.audio.perturb import PERTURBATIONS, perturbation_set, set_name
 from detector.audio import UPLOAD_TYPES, sha256_of
 from detector.features import TrackFeatures
 from detector.features.overview import Overview
@@ -20,9 +21,10 @@ from detector.layers import clap
 from detector.layers.clap import ClapEncoder
 from detector.layers.classifier import ModelError, TrainedModel, active_model_path, load_model
 from detector.lru import LruCache
-from detector.report import DetectionReport
+from detector.report import DetectionReport, Stability
 from detector.report.summary import GLOSSARY, explain
-from detector.report.tables import contributions_table, segments_table
+from detector.report.tables import contributions_table, segments_table, stability_table
+from pages._serving import analysis_slot, charge_upload, current_user
 
 AUDIO_TYPES = list(UPLOAD_TYPES)
 DEFAULTS_NAME = "defaults"
@@ -90,11 +92,12 @@ def load_track(data: bytes, name: str, label: str | None = None) -> TrackFeature
     sha256 = sha256_of(data)
 
     def compute() -> TrackFeatures:
-        bar = st.progress(0.0, text="Decoding…")
-        try:
-            return extract(data, name=name, clap=encoder, sha256=sha256, progress=progress_bar(bar))
-        finally:
-            bar.empty()
+        with analysis_slot():  # on a shared server: the user's analyses at once are limited
+            bar = st.progress(0.0, text="Decoding…")
+            try:
+                return extract(data, name=name, clap=encoder, sha256=sha256, progress=progress_bar(bar))
+            finally:
+                bar.empty()
 
     track = feature_cache().get_or_compute((sha256, name, encoder.sha256 if encoder else None), compute)
     loaded = st.session_state.setdefault("tracks", {})
@@ -155,7 +158,7 @@ def remember(report: DetectionReport, track: TrackFeatures | None = None) -> int
     key = (report.sha256, active_profile())
     if key not in done:
         try:
-            done[key] = history().put(report, key[1], saved_profile_name())
+            done[key] = history().put(report, key[1], saved_profile_name(), user=current_user())
         except StoreError as exc:
             st.warning(f"This analysis could not be saved to the history: {exc}")
             return None
@@ -212,7 +215,7 @@ def name_profile(name: str, active: Thresholds) -> None:
     st.session_state["profile_named"] = (name, active)
     try:
         history().name_profile(analysis_profile(active, clap=clap_encoder(), model=active_model()), name,
-                               active.to_dict())
+                               active.to_dict(), user=current_user())
     except StoreError as exc:
         st.warning(f"The profile name could not be recorded in the history: {exc}")
 
@@ -227,7 +230,7 @@ def label_control(sha256: str, source_name: str, key: str) -> None:
 
     def save() -> None:
         try:
-            history().set_label(sha256, st.session_state[key], source_name)
+            history().set_label(sha256, st.session_state[key], source_name, user=current_user())
         except StoreError as exc:
             st.session_state[f"{key}:error"] = str(exc)
 
@@ -290,7 +293,11 @@ def sync_query() -> None:
 
 
 def read_upload(upload) -> bytes | None:
-    """The upload's bytes, or ``None`` after showing why they can't be read."""
+    """The upload's bytes, or ``None`` after showing why they can't be read (or are over the user's hourly
+    upload volume on a shared server)."""
+    if refusal := charge_upload(upload):
+        st.error(f"**{md_text(upload.name)}** was not used. {refusal}")
+        return None
     try:
         return upload.getvalue()
     except (OSError, MemoryError) as exc:
@@ -302,9 +309,98 @@ def audio_error(name: str, exc: AudioError) -> None:
     st.error(f"**{md_text(name)}** could not be analysed. {exc}")
 
 
+STABILITY_CACHE_SIZE = 64  # stability checks the server keeps (a few KiB each)
+STABILITY_COLOURS = {"stable": "green", "fragile": "red", "inconclusive": "gray"}
+
+
+@st.cache_resource(show_spinner=False)
+def stability_cache() -> LruCache[Stability]:
+    """Stability checks by (audio SHA-256, profile, perturbation set), shared by every session, in memory only."""
+    return LruCache(STABILITY_CACHE_SIZE)
+
+
+def _stability_key(report: DetectionReport, names: list[str] | None) -> tuple[str, str, str]:
+    return report.sha256, active_profile(), set_name(perturbation_set(names))
+
+
+def known_stability(report: DetectionReport, key: str = "report") -> DetectionReport:
+    """``report`` with the stability check already made for it with the active profile and the chosen
+    perturbations (this server's cache, else the history), if there is one."""
+    cache_key = _stability_key(report, st.session_state.get(f"{key}:stability-set"))
+    found = stability_cache().get(cache_key)
+    if found is None:
+        try:
+            stored = history().get(report.sha256, cache_key[1])
+        except StoreError:
+            stored = None
+        if stored is not None and stored.stability is not None and stored.stability.perturbation_set == cache_key[2]:
+            found = stability_cache().get_or_compute(cache_key, lambda: stored.stability)
+    return report if found is None else with_stability(report, found)
+
+
+def _check_stability(report: DetectionReport, audio: bytes, names: list[str], key: str) -> Stability | None:
+    """Run (or take from the cache) the stability check, with a progress bar, and keep it in the history
+    (a problem saving it is shown after the rerun that draws the check)."""
+
+    def compute() -> Stability:
+        with analysis_slot():
+            bar = st.progress(0.0, text="Decoding the track at its own rate…")
+            try:
+                return check_stability(audio, report, thresholds=thresholds(), perturbations=perturbation_set(names),
+                                       clap=clap_encoder(), model=active_model(), progress=progress_bar(bar))
+            finally:
+                bar.empty()
+
+    try:
+        stability = stability_cache().get_or_compute(_stability_key(report, names), compute)
+    except DetectorError as exc:
+        st.error(f"The stability check could not run: {exc}")
+        return None
+    try:
+        history().put(with_stability(report, stability), active_profile(), saved_profile_name(), user=current_user())
+    except StoreError as exc:
+        st.session_state[f"{key}:stability-warning"] = f"The stability check could not be saved to the history: {exc}"
+    return stability
+
+
+def stability_section(report: DetectionReport, key: str, audio: bytes | None = None) -> None:
+    """The Stability panel: the check's summary, dot plot and table when the report has one; with the track's
+    ``audio``, a button that runs it (then the page is drawn again, with the check in its report)."""
+    if report.stability is None and audio is None:
+        return
+    st.subheader("Stability")
+    if warning := st.session_state.pop(f"{key}:stability-warning", None):
+        st.warning(warning)
+    stability = report.stability
+    if stability is None:
+        st.caption("Does the verdict survive harmless changes? The check re-encodes the track, resamples it, "
+                   "shifts its pitch, stretches its tempo, adds faint noise, changes its loudness and trims it, then "
+                   "analyses every copy with the same layers and profile: about 9 s for a 3-minute track on two "
+                   "free cores, about 40 s with CLAP (every copy is embedded again).")
+        names = st.multiselect("Perturbations", list(PERTURBATIONS), default=list(PERTURBATIONS),
+                               format_func=lambda n: PERTURBATIONS[n].description, key=f"{key}-perturbations")
+        if st.button("Check stability", key=f"{key}-stability", disabled=not names,
+                     help="Analyse every perturbed copy; the result is kept in the history and the JSON report."):
+            st.session_state[f"{key}:stability-set"] = names  # a widget's state goes once it is not drawn
+            if _check_stability(report, audio, names, key) is not None:
+                st.rerun()  # drawn from the cache by known_stability(), without the button
+        return
+    with st.container(border=True):
+        words = stability.words.removeprefix(f"{stability.title}: ")
+        colour = STABILITY_COLOURS[stability.summary]
+        st.markdown(f"**:{colour}[{stability.title}.]** {md_text(words[:1].upper() + words[1:])}")
+    st.plotly_chart(plots.stability_chart(stability), width="stretch", key=f"{key}-stability-chart")
+    with st.expander("Every perturbation in numbers"):
+        st.dataframe(stability_table(stability), hide_index=True, width="stretch")
+    st.caption(f"Judged with a stable width of {stability.width:.2f} (the profile's stability_width): a spread above "
+               "it without a change of call is inconclusive. The pitch and time stretch changes work on the middle "
+               "30 s of a longer track; the codecs, resampling, noise and loudness on the whole track.")
+
+
 def render_report(report: DetectionReport, active: Thresholds, track: TrackFeatures | None = None,
-                  key: str = "report", *, overview: Overview | None = None) -> None:
-    """The full explanation of one report: summary, score, layers, features vs bands, timeline, downloads."""
+                  key: str = "report", *, overview: Overview | None = None, audio: bytes | None = None) -> None:
+    """The full explanation of one report: summary, score, layers, stability, features vs bands, timeline,
+    downloads. With the track's ``audio`` the Stability panel offers to run the check."""
     for warning in report.warnings:
         st.warning(warning)
     explanation = explain(report, active)
@@ -352,6 +448,7 @@ def render_report(report: DetectionReport, active: Thresholds, track: TrackFeatu
                                    "permutation importance was kept, or no single feature lowered its accuracy "
                                    "when shuffled). Its card is on the Models page.")
 
+    stability_section(report, key, audio)
     if report.artifacts is not None:
         st.subheader("Decoder fingerprint")
         finding = report.artifacts
@@ -394,6 +491,6 @@ def render_report(report: DetectionReport, active: Thresholds, track: TrackFeatu
 
 
 __all__ = ["AUDIO_TYPES", "DEFAULTS_NAME", "LABEL_WORDS", "Loaded", "active_model", "active_profile", "audio_error",
-           "clap_encoder", "history", "label_control", "load_track", "md_text", "name_profile", "profile_label",
+           "clap_encoder", "history", "known_stability", "label_control", "load_track", "md_text", "name_profile", "profile_label",
            "profile_sidebar", "progress_bar", "read_upload", "remember", "render_report", "saved_profile_name", "session_tracks", "sidebar_is_stale",
            "set_thresholds", "sync_query", "thresholds"]

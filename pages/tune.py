@@ -18,6 +18,9 @@ from detector.metrics import MIN_PER_CLASS
 from detector.report.tables import feature_label, feature_table
 from pages._shared import (sidebar_is_stale, AUDIO_TYPES, active_model, history, load_track, md_text, name_profile, read_upload,
                            remember, set_thresholds, thresholds)
+from pages._serving import current_user, page_access
+
+page_access()  # only for a session that may use the pages (the sign-in gate)
 
 FIELDS = THRESHOLD_FIELDS + STEP_FIELDS
 UNLABELLED = "unlabelled"
@@ -153,7 +156,7 @@ def _add_labelled(active: Thresholds) -> None:
                     continue
                 remember(score(track, active, model=active_model()))
                 try:
-                    history().set_label(track.sha256, label, upload.name)
+                    history().set_label(track.sha256, label, upload.name, user=current_user())
                 except StoreError as exc:
                     skipped.append(f"**{md_text(upload.name)}**: the label could not be saved ({exc})")
                     continue
@@ -173,7 +176,7 @@ def _save_label_edits(editor: str) -> None:
         sha256, name = rows[int(index)]
         label = change["label"] if change["label"] in LABELS else None
         try:
-            history().set_label(sha256, label, name)
+            history().set_label(sha256, label, name, user=current_user())
         except StoreError as exc:
             st.error(f"The label of **{md_text(name)}** could not be saved: {exc}")
             continue

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -31,33 +32,50 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@contextmanager
+def streamlit_server(tmp_path, env: dict | None = None, secrets: str | None = None):
+    """A real `streamlit run dashboard.py` on a free loopback port, its data in ``tmp_path``; yields its URL.
+
+    ``DETECTOR_*`` variables of this process are not passed on (``env`` sets them); its output goes to a file,
+    never an unread pipe, and there is no file watcher (under heavy file activity it logs "Inotify queue
+    overflowed" until the server blocks); it is killed if SIGTERM does not stop it."""
+    port = _free_port()
+    args = [sys.executable, "-m", "streamlit", "run", "dashboard.py", "--server.port", str(port),
+            "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none"]
+    if secrets is not None:
+        path = tmp_path / "secrets.toml"
+        path.write_text(secrets.format(port=port, secret="c0ffee" * 11))
+        args += ["--secrets.files", str(path)]
+    base = {k: v for k, v in os.environ.items() if not k.startswith("DETECTOR_")}
+    log = (tmp_path / "server.log").open("wb")  # a file, not a pipe nobody reads: the server never blocks on it
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                            env={**base, "DETECTOR_DATA_DIR": str(tmp_path / "data"), **(env or {})})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            pytest.fail("streamlit did not start: " + (tmp_path / "server.log").read_text(errors="replace")[-2000:])
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        log.close()
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    port = _free_port()
-    env = {**os.environ, "DETECTOR_DATA_DIR": str(tmp_path_factory.mktemp("data"))}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "dashboard.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("streamlit did not start: " + proc.stdout.read().decode(errors="replace")[-2000:])
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:  # a session still busy can keep it from stopping on SIGTERM
-        proc.kill()
-        proc.wait(timeout=10)
+    with streamlit_server(tmp_path_factory.mktemp("server")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -205,3 +223,21 @@ def test_a_tune_link_and_a_history_link_survive_a_new_session(server, browser, t
     page.goto(f"{server}/history?a={row_id}")
     _shows(page, console, "history-link.png", "As analysed on", "Where in the track", "shared-track.wav")
     context.close()
+
+
+def test_the_stability_panel_runs_and_draws_its_dot_plot(server, browser, tmp_path):
+    """The Analyse page's Stability panel: the button runs the check with a progress bar, then the summary in
+    words, the dot plot and the table are drawn, with a clean console."""
+    from detector.synthetic import encode as encode_audio
+    from detector.synthetic import song
+
+    track = tmp_path / "stability-demo.wav"
+    track.write_bytes(encode_audio(song(35.0, 44100, seed=5), 44100, "WAV"))
+    page = browser.new_page(viewport={"width": 1400, "height": 2000})
+    console = _complaints(page)
+    _upload_and_wait(page, server, track)
+    page.get_by_role("button", name="Check stability").click()
+    page.get_by_text("the deciding score under each change").first.wait_for(timeout=180_000)  # the dot plot's title
+    _shows(page, console, "stability.png", "Every perturbation in numbers", "a stable verdict allows")
+    assert page.get_by_role("button", name="Check stability").count() == 0
+    page.close()

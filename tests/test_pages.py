@@ -548,3 +548,55 @@ def test_tune_with_an_unreadable_history_explains_and_keeps_the_controls(tmp_pat
     assert not at.exception
     assert "The analysis history cannot be read" in at.error[0].value and "not a readable SQLite" in at.error[0].value
     assert _tune_controls(at) == _expected_tune_controls()
+
+
+STABILITY_QUICK = ["mp3-64", "pitch+2", "gain+6db", "excerpt-end"]
+
+
+def test_analyse_stability_panel_runs_on_demand_and_is_kept(data_dir):
+    from detector.history import HistoryStore
+
+    at = _dashboard()
+    at.file_uploader[0].upload("steady.wav", _song(freq=392.0, seed=4), "audio/wav").run()
+    assert "Stability" in [h.value for h in at.subheader]
+    charts = len(at.get("plotly_chart"))
+    assert at.button(key="report-stability").label == "Check stability"  # on demand: nothing ran yet
+    store = HistoryStore(data_dir / "history.sqlite3")
+    (row,) = store.rows()
+    assert store.stability_summaries([row.id]) == {}
+    at.multiselect(key="report-perturbations").set_value(STABILITY_QUICK).run()
+    at.button(key="report-stability").click().run()
+    assert not at.exception and not at.error
+    summary = [m.value for m in at.markdown if m.value.startswith(("**:green[Stable.]**", "**:red[Fragile.]**",
+                                                                  "**:gray[Inconclusive.]**"))]
+    assert len(summary) == 1 and "30 s excerpt from the end (the track (6.0 s) is shorter" in summary[0]
+    assert len(at.get("plotly_chart")) == charts + 1  # the dot plot
+    assert any(e.label == "Every perturbation in numbers" for e in at.expander)
+    kept = store.get_by_id(row.id).stability
+    assert kept is not None and kept.perturbation_set == ",".join(STABILITY_QUICK)
+    at.run()  # a rerun shows the check again, without its button
+    assert "report-stability" not in [b.key for b in at.button]
+    assert len(at.get("plotly_chart")) == charts + 1
+
+    # A new session with the same perturbations finds the check made for this audio and profile
+    fresh = _dashboard()
+    fresh.session_state["report:stability-set"] = STABILITY_QUICK
+    fresh.file_uploader[0].upload("steady.wav", _song(freq=392.0, seed=4), "audio/wav").run()
+    assert "report-stability" not in [b.key for b in fresh.button]
+    assert any(m.value == summary[0] for m in fresh.markdown)
+
+
+def test_history_batch_checks_stability_and_lists_it(data_dir):
+    at = _dashboard()
+    at.switch_page("pages/history.py").run()
+    at.file_uploader(key="batch:files").upload("batched.wav", _song(freq=294.0, seed=6), "audio/wav")
+    at.run()
+    at.checkbox(key="batch:stability").check().run()
+    at.button[0].click().run()
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value
+    assert list(table["stability"]) in (["stable"], ["fragile"], ["inconclusive"])
+    at.selectbox(key="history:open").select_index(1).run()  # reopened: its stored check is drawn
+    assert not at.exception
+    assert "Stability" in [h.value for h in at.subheader]
+    assert "history-stability" not in [b.key for b in at.button]  # the history shows, it does not run checks

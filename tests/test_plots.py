@@ -14,6 +14,8 @@ from plotly.utils import PlotlyJSONEncoder
 
 from detector import Thresholds, extract, plots, score
 from detector.features.spectral import SAMPLE_RATE, spectral_frames
+from detector.report import PerturbedResult
+from detector.report.stability import summarise
 
 # Colours Streamlit's chart theme replaces anywhere in a figure's JSON with its own palette.
 STREAMLIT_PLACEHOLDER = re.compile(r'"#0000(?:0[1-9]|[1-3][0-9]|40)"', re.IGNORECASE)
@@ -59,6 +61,10 @@ def figures_under_a_probe_template():
             "roc_figure": plots.roc_figure(np.array([0, 0.5, 1]), np.array([0, 1, 1]), 0.75),
             "calibration_figure": plots.calibration_figure([0.2, 0.8], [0.1, 0.9]),
             "confusion_figure": plots.confusion_figure(np.array([[1, 0], [0, 1]])),
+            "stability_chart": plots.stability_chart(summarise(
+                0.42, "human", "spectral", {"spectral": 0.42, "artifacts": 0.25},
+                [PerturbedResult("mp3-64", "MP3 at 64 kbps", 0.6, "ai", "spectral", {"spectral": 0.6}),
+                 PerturbedResult("excerpt-end", "30 s excerpt from the end", skipped="too short")], Thresholds())),
         }
         if reports[0].artifacts is not None:
             figures["fakeprint_chart"] = plots.fakeprint_chart(reports[0].artifacts)

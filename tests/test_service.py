@@ -62,7 +62,7 @@ def test_json_round_trip_is_stable(track_bytes):
     again = DetectionReport.from_json(text)
     assert again == report
     assert again.to_json() == text
-    assert json.loads(text)["schema_version"] == SCHEMA_VERSION == 4
+    assert json.loads(text)["schema_version"] == SCHEMA_VERSION == 5
 
 
 def test_rescoring_needs_no_decoding(track_bytes):

@@ -223,7 +223,7 @@ def test_export_csv(store, report):
     store.put(make(report, 2, 0.2, name="plain, with comma.wav"), P)
     lines = export_csv(store.rows()).splitlines()
     assert lines[0] == ("id,analysed_utc,source_name,sha256,score,call,verdict,label,profile_name,profile,"
-                        "decided_by,is_ai,duration,format,artifacts,report_schema")
+                        "decided_by,is_ai,duration,format,artifacts,report_schema,user")
     assert '"plain, with comma.wav"' in lines[1] and ",0.2,human,Likely human-made,,," in lines[1]
     assert ",'=cmd|calc.wav," in lines[2]
 

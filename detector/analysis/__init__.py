@@ -18,6 +18,7 @@ from ..types import Progress
 from .extraction import extract
 from .profile import analysis_profile, profile_id
 from .scoring import NO_CLASSIFIER, Classifier, rescore, score, verdict
+from .stability import check_stability, with_stability
 
 
 def analyze(
@@ -37,4 +38,5 @@ def analyze(
     return score(track, thresholds, model)
 
 
-__all__ = ["NO_CLASSIFIER", "Classifier", "analysis_profile", "analyze", "extract", "profile_id", "rescore", "score", "verdict"]
+__all__ = ["NO_CLASSIFIER", "Classifier", "analysis_profile", "analyze", "check_stability", "extract", "profile_id",
+           "rescore", "score", "verdict", "with_stability"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 
-from ..audio import DEFAULT_MAX_DURATION, AudioSource, decode_rates
+from ..audio import DEFAULT_MAX_DURATION, Audio, AudioSource, decode_rates
 from ..features.comb import find_comb
 from ..features.fakeprint import fakeprint
 from ..features.spectral import SAMPLE_RATE, spectral_frames
@@ -64,6 +64,32 @@ def extract(
     rates = (SAMPLE_RATE, None) + ((clap_layer.SAMPLE_RATE,) if clap is not None else ())
     audio, native, *rest = decode_rates(source, rates, max_duration=max_duration, sha256=sha256,
                                         progress=progress_span(step, 0.0, 0.4 * share))
+    return track_features(audio, native, rest[0] if rest else None, name=name, segment_seconds=segment_seconds,
+                          clap=clap, progress=step, timings={"decode_s": time.perf_counter() - t0})
+
+
+def track_features(
+    audio: Audio,
+    native: Audio,
+    clap_audio: Audio | None = None,
+    *,
+    name: str,
+    segment_seconds: float = DEFAULT_SEGMENT_SECONDS,
+    clap: ClapEncoder | None = None,
+    progress: Progress | None = None,
+    timings: dict[str, float] | None = None,
+) -> TrackFeatures:
+    """Every layer's features of decoded audio: what :func:`extract` does after decoding.
+
+    ``audio`` is at 22.05 kHz (the spectral features), ``native`` at the file's own rate
+    (the fakeprint and its comb), ``clap_audio`` at 48 kHz when ``clap`` is given. The
+    stability check (:mod:`detector.analysis.stability`) gives a perturbed track the same
+    layers through here. ``progress`` is told the stages from 40 % of the spectral share
+    of the bar on (the first 40 % is :func:`extract`'s decoding); ``timings`` are kept
+    with the stages' own.
+    """
+    step = progress or no_progress
+    share = 0.3 if clap is not None else 1.0
     t1 = time.perf_counter()
     step(0.4 * share, "Spectral features")
     frames = spectral_frames(audio.samples, SAMPLE_RATE)
@@ -76,13 +102,12 @@ def extract(
     artifacts_skipped = None if comb is not None else artifacts_layer.unavailable(
         f"this {native.sample_rate} Hz track has no band above 1 kHz with a measurable noise floor to search "
         "(too low a sample rate, or a noiseless signal such as a DC offset or a pure synthetic tone)")
-    del native
     t3 = time.perf_counter()
-    timings = {"decode_s": t1 - t0, "features_s": t2 - t1, "artifacts_s": t3 - t2}
+    timings = {**(timings or {}), "features_s": t2 - t1, "artifacts_s": t3 - t2}
     clap_result, skipped = None, None
-    if clap is not None:
+    if clap is not None and clap_audio is not None:
         step(share + 0.05, "CLAP embeddings")
-        clap_result = clap.features(rest[0].samples, progress_span(step, share + 0.05, 1.0))
+        clap_result = clap.features(clap_audio.samples, progress_span(step, share + 0.05, 1.0))
         timings["clap_s"] = time.perf_counter() - t3
     else:
         skipped = clap_layer.skipped_layer()
@@ -108,4 +133,4 @@ def extract(
     )
 
 
-__all__ = ["extract"]
+__all__ = ["extract", "track_features"]

@@ -16,6 +16,9 @@ from ..features.track import DEFAULT_SEGMENT_SECONDS
 from ..layers.heuristics import Thresholds
 
 
+_DEFAULT_WIDTH = float(Thresholds().stability_width)
+
+
 class _Checkpoint(Protocol):
     checkpoint_sha256: str
 
@@ -53,9 +56,13 @@ def profile_id(thresholds: Mapping | Thresholds, components: Mapping[str, str] |
     str
         The first 16 hex digits of the SHA-256 of the canonical JSON of both. Key
         order and ``1`` vs ``1.0`` do not change it; any threshold or component does.
+        ``stability_width`` counts only away from its default, so the ids made before it
+        existed still name the same settings.
     """
     if isinstance(thresholds, Thresholds):
         thresholds = thresholds.to_dict()
+    if _canonical(thresholds.get("stability_width", _DEFAULT_WIDTH)) == _DEFAULT_WIDTH:
+        thresholds = {k: v for k, v in thresholds.items() if k != "stability_width"}
     payload = {"thresholds": _canonical(thresholds), "components": {str(k): str(v) for k, v in (components or {}).items()}}
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]

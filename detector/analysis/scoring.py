@@ -34,6 +34,7 @@ from ..layers import clap as clap_layer
 from ..layers.heuristics import (EMBEDDING_RULES, RULES, SPECTRAL_RULES, VERDICTS, Call, Thresholds, layer_result,
                                 score_features)
 from ..report import DetectionReport, Segment
+from ..report.stability import PerturbedResult, summarise
 from ..types import LayerResult, SkippedLayer
 
 NO_CLASSIFIER = SkippedLayer(
@@ -204,7 +205,9 @@ def rescore(report: DetectionReport, thresholds: Thresholds, *, classifier: bool
     Every heuristic layer and every segment is rescored from its stored features; a
     classifier's P(AI) does not depend on thresholds and is kept, or dropped with
     ``classifier=False`` (the Tune page tunes the rules alone). The result equals what
-    :func:`score` gives on the same features with ``thresholds``, timings aside.
+    :func:`score` gives on the same features with ``thresholds``, timings aside. A
+    stability check kept in the report is judged again too, from each perturbed copy's
+    stored rule features.
     """
     thresholds = thresholds.validate()
     layers = {name: layer_result(name, layer.features, thresholds) for name, layer in report.layers.items()
@@ -221,9 +224,37 @@ def rescore(report: DetectionReport, thresholds: Thresholds, *, classifier: bool
         finding = artifacts_layer.rescored(finding, layers["artifacts"], thresholds)
     segments = [(s.start, s.end, dict(s.features)) for s in report.segments]
     decided_by, scored, final, label, call = _decide(layers, segments, thresholds)
+    stability = report.stability
+    if stability is not None:
+        results = tuple(_rescored_result(r, thresholds, classifier) for r in stability.perturbations)
+        stability = summarise(final, call, decided_by, {n: layer.score for n, layer in layers.items()}, results,
+                              thresholds, perturbation_set=stability.perturbation_set, seconds=stability.seconds)
     return replace(report, score=final, verdict=label, is_ai=call == "ai", call=call, decided_by=decided_by,
                    layers=layers, skipped=skipped, segments=scored, artifacts=finding,
-                   thresholds=thresholds.to_dict(), versions=versions_)
+                   thresholds=thresholds.to_dict(), versions=versions_, stability=stability)
 
 
-__all__ = ["NO_CLASSIFIER", "Classifier", "best_window", "decider", "rescore", "score", "verdict", "versions"]
+def perturbed_result(name: str, description: str, report: DetectionReport, seconds: float = 0.0) -> PerturbedResult:
+    """What a stability check keeps of the ``report`` of one perturbed copy: scores, call, rule features."""
+    return PerturbedResult(name, description, report.score, report.call, report.decided_by,
+                           {n: layer.score for n, layer in report.layers.items()},
+                           {n: dict(layer.features) for n, layer in report.layers.items() if n in RULES},
+                           seconds=seconds)
+
+
+def _rescored_result(result: PerturbedResult, thresholds: Thresholds, classifier: bool) -> PerturbedResult:
+    """One perturbed copy's result under other ``thresholds``, from its rule features (a classifier's P(AI)
+    does not depend on thresholds: kept, or dropped with ``classifier=False``)."""
+    if not result.ran:
+        return result
+    layers = {name: layer_result(name, features, thresholds) for name, features in result.features.items()}
+    if classifier and "classifier" in result.layers:
+        layers["classifier"] = LayerResult("classifier", result.layers["classifier"], {}, 0.0, ())
+    decided_by = decider(layers, thresholds, "clap" if "clap" in layers else "spectral")
+    final = layers[decided_by].score
+    return replace(result, score=final, call=thresholds.call(final), decided_by=decided_by,
+                   layers={n: layer.score for n, layer in layers.items()})
+
+
+__all__ = ["NO_CLASSIFIER", "Classifier", "best_window", "decider", "perturbed_result", "rescore", "score", "verdict",
+           "versions"]

@@ -42,12 +42,13 @@ GLOBAL_LABELS = {"base": "Starting score", "decision": "Decision line (AI above)
 def _rescored(item: DetectionReport | TrackFeatures, thresholds: Thresholds) -> DetectionReport:
     """A stored report rescored by the rules alone, or extracted features scored.
 
-    A report's segments are left out before rescoring: they do not move the track's
-    score, and skipping them halves the time a slider move takes on hundreds of tracks.
+    A report's segments and stability check are left out before rescoring: they do not
+    move the track's score, and skipping the segments halves the time a slider move takes
+    on hundreds of tracks (a stability check's 16 copies would add more).
     """
     if isinstance(item, TrackFeatures):
         return score(item, thresholds)
-    return rescore(replace(item, segments=()), thresholds, classifier=False)
+    return rescore(replace(item, segments=(), stability=None), thresholds, classifier=False)
 
 
 def compare_profiles(items: Sequence[DetectionReport | TrackFeatures], labels: Sequence[str | None],

@@ -90,6 +90,13 @@ class Audio:
         """Length in seconds."""
         return self.samples.shape[0] / self.sample_rate
 
+    def at_rate(self, rate: int) -> "Audio":
+        """The same audio at ``rate`` Hz, resampled as decoding does (soxr, HQ); itself when already there."""
+        if rate == self.sample_rate:
+            return self
+        samples = soxr.resample(self.samples, self.sample_rate, rate, quality="HQ").astype(np.float32, copy=False)
+        return Audio(samples, rate, self.sha256, self.format, self.source_rate, self.channels, self.warnings)
+
 
 def _fmt_seconds(seconds: float) -> str:
     if seconds >= 60:

@@ -24,6 +24,10 @@ unusable model or an unusable history database.
     Metrics of a saved model on a labelled dataset. Exit codes: 0 evaluated (skipped
     files are listed); 2 bad usage, an unusable model or no usable files.
 
+``python -m detector serve [--address 0.0.0.0] [--port 8501] [--check]``
+    Start the dashboard for a team (``make serve``): refuses, exit code 2, unless sign-in
+    is configured in ``.streamlit/secrets.toml`` (see :mod:`detector.cli.serve`).
+
 ``analyze``, ``batch``, ``train`` and ``evaluate`` add the CLAP layer when they find a
 LAION-CLAP checkpoint (``--clap-checkpoint``, ``$CLAP_CHECKPOINT`` or
 ``<data dir>/models/clap/*.pt``; ``--no-clap`` turns it off). It is loaded once for all
@@ -34,9 +38,9 @@ from __future__ import annotations
 
 import argparse
 
-from . import analyze, batch, download, evaluate, history, train
+from . import analyze, batch, download, evaluate, history, serve, train
 
-COMMANDS = (analyze, download, batch, history, train, evaluate)
+COMMANDS = (analyze, download, batch, history, train, evaluate, serve)
 """Each module adds its sub-parser with ``set_defaults(func=run)``; ``run(args)`` returns the exit code."""
 
 

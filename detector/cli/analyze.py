@@ -7,13 +7,15 @@ import json
 import sys
 import textwrap
 
-from ..analysis import analyze
+from ..analysis import analyze, check_stability, with_stability
 from ..audio import AudioError
+from ..audio.perturb import perturbation_set
 from ..layers.heuristics import Thresholds
 from ..report import DetectionReport
 from ..report.summary import explain
 from .options import (
-    EXIT_FILE_FAILED, EXIT_OK, EXIT_USAGE, analysis_options, clap_options, load_clap, load_thresholds,
+    EXIT_FILE_FAILED, EXIT_OK, EXIT_USAGE, analysis_options, clap_options, load_clap, load_thresholds, live_progress,
+    stability_options,
 )
 
 
@@ -23,16 +25,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON report per file (a JSON list)")
     analysis_options(p)
     p.add_argument("--model", metavar="MODEL.skops", help="trained classifier to score with")
+    stability_options(p)
     clap_options(p)
     p.set_defaults(func=run)
 
 
 def print_summary(report: DetectionReport) -> None:
-    """One line: name, verdict (three-way), what the score is, duration, format, the deciding layer and
-    the artifact finding."""
+    """One line: name, verdict (three-way), what the score is, duration, format, the deciding layer, the
+    artifact finding and, when checked, the verdict's stability."""
     artifacts = f", {report.artifacts.label}" if report.artifacts is not None else ""
+    stability = report.stability
+    held = (f"; {stability.title.lower()} under {len(stability.ran)} changes (spread {stability.spread:.2f}, "
+            f"{len(stability.flips)} changed the call)" if stability is not None else "")
     print(f"{report.source_name}: {report.verdict}  {report.score_name} {report.score:.3f}  "
-          f"({report.duration:.1f} s, {report.format}, decided by {report.decided_by}{artifacts})")
+          f"({report.duration:.1f} s, {report.format}, decided by {report.decided_by}{artifacts}){held}")
 
 
 def print_report(report: DetectionReport, thresholds: Thresholds) -> None:
@@ -56,6 +62,21 @@ def print_report(report: DetectionReport, thresholds: Thresholds) -> None:
         print(f"    [{skipped.name} did not run] {skipped.reason}")
     for warning in report.warnings:
         print(f"    warning: {warning}")
+    if report.stability is not None:
+        print_stability(report)
+
+
+def print_stability(report: DetectionReport) -> None:
+    """The stability check in words, then one line per perturbation: score, call, every layer's score."""
+    stability = report.stability
+    print(textwrap.fill(f"stability: {stability.words}", width=110, initial_indent="  ", subsequent_indent="  "))
+    for p in stability.perturbations:
+        if p.ran:
+            changed = " (changed)" if p.call != stability.call else ""
+            layers = ", ".join(f"{name} {value:.2f}" for name, value in p.layers.items())
+            print(f"    {p.description:<44} {p.score:.3f}  {p.call + changed:<22} {layers}")
+        else:
+            print(f"    {p.description:<44} did not run: {p.skipped}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -74,11 +95,17 @@ def run(args: argparse.Namespace) -> int:
         for warning in model.warnings:
             print(f"warning: {warning}", file=sys.stderr)
     encoder = load_clap(args)
+    perturbations = perturbation_set(args.perturbations)
     reports, failed = [], 0
     for path in args.files:
         try:
             report = analyze(path, thresholds, segment_seconds=args.segment_seconds,
                              max_duration=args.max_duration, clap=encoder, model=model)
+            if args.stability:
+                report = with_stability(report, check_stability(
+                    path, report, perturbations=perturbations, clap=encoder, model=model,
+                    segment_seconds=args.segment_seconds, max_duration=args.max_duration,
+                    progress=live_progress()))
         except AudioError as exc:
             failed += 1
             print(f"error: {path}: {exc}", file=sys.stderr)

@@ -7,11 +7,13 @@ import json
 import sys
 
 from ..audio import AUDIO_EXTENSIONS, iter_audio_files
+from ..audio.perturb import perturbation_set
 from ..history import HistoryStore, StoreError
 from ..jobs import analyze_batch
 from .analyze import print_summary
 from .options import (
-    DB_HELP, EXIT_FILE_FAILED, EXIT_OK, EXIT_USAGE, analysis_options, clap_options, load_clap, load_thresholds,
+    DB_HELP, EXIT_FILE_FAILED, EXIT_OK, EXIT_USAGE, analysis_options, clap_options, live_progress, load_clap,
+    load_thresholds, stability_options,
 )
 
 
@@ -21,6 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--db", metavar="FILE", help=DB_HELP)
     p.add_argument("--json", action="store_true", help="print the reports as a JSON list")
     analysis_options(p)
+    stability_options(p)
     clap_options(p)
     p.set_defaults(func=run)
 
@@ -33,17 +36,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: no audio files ({' '.join(AUDIO_EXTENSIONS)}) found in " + ", ".join(args.paths),
               file=sys.stderr)
         return EXIT_USAGE
-    live = sys.stderr.isatty()
-
-    def progress(fraction: float, message: str) -> None:
-        if live:
-            print(f"\r[{fraction:4.0%}] {message[:70]:<70}", end="" if fraction < 1 else "\n", file=sys.stderr)
-
     try:
         store = HistoryStore(args.db)
-        result = analyze_batch(args.paths, store=store, thresholds=thresholds, progress=progress,
+        result = analyze_batch(args.paths, store=store, thresholds=thresholds, progress=live_progress(),
                                segment_seconds=args.segment_seconds, max_duration=args.max_duration,
-                               clap=load_clap(args))
+                               clap=load_clap(args),
+                               stability=perturbation_set(args.perturbations) if args.stability else False)
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -27,11 +27,12 @@ def run(args: argparse.Namespace) -> int:
         rows = store.rows(search=args.search, limit=args.limit)
         total = store.count()
         layers = store.layer_features(r.id for r in rows) if args.csv else {}
+        stability = store.stability_summaries(r.id for r in rows) if args.csv else {}
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if args.csv:
-        sys.stdout.write(export_csv(rows, layers))
+        sys.stdout.write(export_csv(rows, layers, stability))
         return EXIT_OK
     if not rows:
         print(f"No analyses stored in {store.path}." if not total else "No analyses match.")

@@ -12,6 +12,7 @@ from ..layers import clap
 from ..layers.heuristics import ProfileError, Thresholds
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ..types import Progress
     from ..metrics import Metrics  # scikit-learn: imported by the commands that train or evaluate
 
 EXIT_OK, EXIT_FILE_FAILED, EXIT_USAGE = 0, 1, 2
@@ -49,6 +50,30 @@ def analysis_options(p: argparse.ArgumentParser) -> None:
                    help="refuse tracks longer than this many seconds (default: 1200)")
 
 
+def stability_options(p: argparse.ArgumentParser) -> None:
+    """``--stability`` (and which perturbations) for ``analyze`` and ``batch``."""
+    from ..audio.perturb import PERTURBATIONS
+
+    p.add_argument("--stability", action="store_true",
+                   help="also check how each verdict holds up when the track is re-encoded, resampled, pitch-shifted, "
+                        "time-stretched, given noise, made louder or quieter, or trimmed (slower: every change is "
+                        "analysed again)")
+    p.add_argument("--perturbations", metavar="NAMES", type=_names(PERTURBATIONS),
+                   help="with --stability: a comma-separated subset of " + ", ".join(PERTURBATIONS))
+
+
+def _names(known) -> object:
+    def parse(text: str) -> tuple[str, ...]:
+        names = tuple(n.strip() for n in text.split(",") if n.strip())
+        unknown = [n for n in names if n not in known]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(f"unknown perturbation(s): {', '.join(unknown) or '(none given)'}; "
+                                             f"choose from {', '.join(known)}")
+        return names
+
+    return parse
+
+
 def clap_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--clap-checkpoint", metavar="PATH",
                    help=f"LAION-CLAP checkpoint (.pt) for the CLAP layer (default: ${clap.ENV_VAR}, "
@@ -77,6 +102,17 @@ def load_thresholds(path: str | None) -> Thresholds | None:
     except ProfileError as exc:
         print(f"error: bad threshold profile: {exc}", file=sys.stderr)
         return None
+
+
+def live_progress() -> "Progress | None":
+    """A :class:`~detector.types.Progress` that redraws one line on a terminal's stderr; None when stderr is not one."""
+    if not sys.stderr.isatty():
+        return None
+
+    def progress(fraction: float, message: str) -> None:
+        print(f"\r[{fraction:4.0%}] {message[:70]:<70}", end="" if fraction < 1 else "\n", file=sys.stderr)
+
+    return progress
 
 
 def print_progress(fraction: float, message: str) -> None:

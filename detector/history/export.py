@@ -19,7 +19,7 @@ import pandas as pd
 from .store import ROW_COLUMNS, HistoryRow
 
 CSV_COLUMNS = ("id", "analysed_utc", "source_name", "sha256", "score", "call", "verdict", "label", "profile_name",
-               "profile", "decided_by", "is_ai", "duration", "format", "artifacts", "report_schema")
+               "profile", "decided_by", "is_ai", "duration", "format", "artifacts", "report_schema", "user")
 """The CSV's leading columns; each layer's ``<layer>.score`` and ``<layer>.<feature>`` follow."""
 _LAYER_ORDER = ("spectral", "clap", "artifacts", "classifier")
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
@@ -46,20 +46,24 @@ def rows_table(rows: Iterable[HistoryRow]) -> pd.DataFrame:
     return pd.DataFrame([asdict(r) for r in rows], columns=list(ROW_COLUMNS))
 
 
-HISTORY_COLUMNS = ("id", "analysed", "source_name", "verdict", "score", "label", "profile", "decided_by", "artifacts",
-                   "duration", "format", "sha256")
+HISTORY_COLUMNS = ("id", "analysed", "user", "source_name", "verdict", "score", "stability", "label", "profile",
+                   "decided_by", "artifacts", "duration", "format", "sha256")
 
 
-def history_table(rows: Iterable[HistoryRow]) -> pd.DataFrame:
+def history_table(rows: Iterable[HistoryRow], stability: Mapping[int, str] | None = None) -> pd.DataFrame:
     """The history page's table: one row per analysis, newest first as given.
 
     ``verdict`` is ``[call]`` and ``label`` ``[label]`` or ``[]`` (one-item lists, so a
     page can show them as coloured tags); ``analysed`` is ``YYYY-MM-DD HH:MM`` UTC and
-    ``profile`` the profile's :func:`profile_title`.
+    ``profile`` the profile's :func:`profile_title`; ``user`` who ran it (empty where not recorded);
+    ``stability`` the stored stability check's summary (:meth:`HistoryStore.stability_summaries`: ``"stable"``,
+    ``"fragile"`` or ``"inconclusive"``), empty where none was run.
     """
-    return pd.DataFrame([{"id": r.id, "analysed": analysed_utc(r.created_at, seconds=False),
+    stability = stability or {}
+    return pd.DataFrame([{"id": r.id, "analysed": analysed_utc(r.created_at, seconds=False), "user": r.user or "",
                           "source_name": r.source_name, "verdict": [r.call], "score": r.score,
-                          "label": [r.label] if r.label else [], "profile": profile_title(r),
+                          "stability": stability.get(r.id, ""), "label": [r.label] if r.label else [],
+                          "profile": profile_title(r),
                           "decided_by": r.decided_by, "artifacts": r.artifacts, "duration": r.duration,
                           "format": r.format, "sha256": r.sha256} for r in rows], columns=list(HISTORY_COLUMNS))
 
@@ -83,7 +87,8 @@ def _cell(value):
     return "" if value is None else value
 
 
-def export_csv(rows: Iterable[HistoryRow], layers: Mapping[int, Mapping[str, Mapping]] | None = None) -> str:
+def export_csv(rows: Iterable[HistoryRow], layers: Mapping[int, Mapping[str, Mapping]] | None = None,
+               stability: Mapping[int, str] | None = None) -> str:
     """The rows as CSV text (header first), safe to open in a spreadsheet.
 
     Parameters
@@ -93,6 +98,9 @@ def export_csv(rows: Iterable[HistoryRow], layers: Mapping[int, Mapping[str, Map
     layers : mapping, optional
         :meth:`HistoryStore.layer_features` of the rows: adds ``<layer>.score`` and
         ``<layer>.<feature>`` columns (empty where a row's analysis lacks that layer).
+    stability : mapping, optional
+        :meth:`HistoryStore.stability_summaries` of the rows: adds a ``stability`` column after
+        the fixed ones (empty where no stability check was run).
 
     Notes
     -----
@@ -104,10 +112,11 @@ def export_csv(rows: Iterable[HistoryRow], layers: Mapping[int, Mapping[str, Map
     extra = _layer_columns(layers)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*CSV_COLUMNS, *(f"{layer}.{feature or 'score'}" for layer, feature in extra)])
+    checked = ("stability",) if stability is not None else ()
+    writer.writerow([*CSV_COLUMNS, *checked, *(f"{layer}.{feature or 'score'}" for layer, feature in extra)])
     for row in rows:
         values = {**asdict(row), "analysed_utc": analysed_utc(row.created_at)}
-        cells = [_cell(values[name]) for name in CSV_COLUMNS]
+        cells = [_cell(values[name]) for name in CSV_COLUMNS] + [_cell(stability.get(row.id)) for _ in checked]
         mine = layers.get(row.id, {})
         for layer, feature in extra:
             found = mine.get(layer)

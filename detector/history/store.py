@@ -55,6 +55,8 @@ class HistoryRow:
     artifacts: str | None = None
     call: str = "human"
     """``"ai"``, ``"human"`` or ``"inconclusive"`` (the verdict's three-way call)."""
+    user: str | None = None
+    """Who ran it: the signed-in user on a shared server, ``"local"`` on one's own machine, None if not recorded."""
     label: str | None = None
     """The analyst's label of this audio (``"human"``/``"ai"``), whichever profile analysed it."""
     profile_name: str | None = None
@@ -78,11 +80,13 @@ class HistoryStore(Database):
 
     # -- operations --------------------------------------------------------------------
 
-    def put(self, report: DetectionReport, profile: str, profile_name: str | None = None) -> int:
+    def put(self, report: DetectionReport, profile: str, profile_name: str | None = None, *,
+            user: str | None = None) -> int:
         """Store ``report`` under ``(report.sha256, profile)``, replacing any earlier one.
 
-        The row keeps its id; its ``created_at`` becomes now. Returns the row id. A
-        ``profile_name`` names the profile (:meth:`name_profile`) in the same transaction.
+        The row keeps its id; its ``created_at`` becomes now and its ``user`` (who ran it) ``user``.
+        Returns the row id. A ``profile_name`` names the profile (:meth:`name_profile`) in the same
+        transaction.
         """
         values = {
             "sha256": report.sha256,
@@ -99,6 +103,7 @@ class HistoryStore(Database):
             "report_schema": int(report.schema_version),
             "artifacts": report.artifacts.label if report.artifacts is not None else None,
             "call": report.call,
+            "user": user,
         }
         columns = ", ".join(values)
         updates = ", ".join(f"{c}=excluded.{c}" for c in values if c not in ("sha256", "profile"))
@@ -107,30 +112,36 @@ class HistoryStore(Database):
         with self._write() as conn:
             row_id = int(conn.execute(sql, values).fetchone()[0])
             if profile_name:
-                self._name(conn, profile, profile_name, report.thresholds)
+                self._name(conn, profile, profile_name, report.thresholds, user)
             return row_id
 
-    def _name(self, conn: sqlite3.Connection, profile: str, name: str, thresholds: dict) -> None:
-        conn.execute("INSERT INTO profiles (profile, name, thresholds, saved_at) VALUES (?, ?, ?, ?) "
+    def _name(self, conn: sqlite3.Connection, profile: str, name: str, thresholds: dict, user: str | None) -> None:
+        conn.execute("INSERT INTO profiles (profile, name, thresholds, saved_at, user) VALUES (?, ?, ?, ?, ?) "
                      "ON CONFLICT (profile) DO UPDATE SET name=excluded.name, thresholds=excluded.thresholds, "
-                     "saved_at=excluded.saved_at",
-                     (profile, name, json.dumps(thresholds, sort_keys=True), now()))
+                     "saved_at=excluded.saved_at, user=excluded.user",
+                     (profile, name, json.dumps(thresholds, sort_keys=True), now(), user))
 
-    def name_profile(self, profile: str, name: str, thresholds: dict) -> None:
-        """Remember that profile id ``profile`` (its ``thresholds``, ``Thresholds.to_dict()``) is called ``name``.
+    def name_profile(self, profile: str, name: str, thresholds: dict, *, user: str | None = None) -> None:
+        """Remember that profile id ``profile`` (its ``thresholds``, ``Thresholds.to_dict()``) is called ``name``,
+        named by ``user``.
 
         The history then shows the name beside every analysis made with it, past ones included.
         """
         with self._write() as conn:
-            self._name(conn, profile, name, thresholds)
+            self._name(conn, profile, name, thresholds, user)
+
+    def profile_users(self) -> dict[str, str | None]:
+        """Who last saved or named each named profile: ``{profile id: user}`` (None: not recorded)."""
+        with self._connect() as conn:
+            return dict(conn.execute("SELECT profile, user FROM profiles").fetchall())
 
     def profile_names(self) -> dict[str, str]:
         """Every named profile: ``{profile id: name}``."""
         with self._connect() as conn:
             return dict(conn.execute("SELECT profile, name FROM profiles").fetchall())
 
-    def set_label(self, sha256: str, label: str | None, source_name: str = "") -> None:
-        """Label the audio ``sha256`` as ``"human"`` or ``"ai"``, or remove its label (``None``).
+    def set_label(self, sha256: str, label: str | None, source_name: str = "", *, user: str | None = None) -> None:
+        """Label the audio ``sha256`` as ``"human"`` or ``"ai"``, or remove its label (``None``); ``user`` set it.
 
         Labels belong to the audio, not to an analysis: every analysis of it, under any
         profile, shows the label, and the Tune page scores against it.
@@ -141,9 +152,9 @@ class HistoryStore(Database):
             if label is None:
                 conn.execute("DELETE FROM labels WHERE sha256=?", (sha256,))
             else:
-                conn.execute("INSERT INTO labels (sha256, label, source_name, updated_at) VALUES (?, ?, ?, ?) "
-                             "ON CONFLICT (sha256) DO UPDATE SET label=excluded.label, updated_at=excluded.updated_at",
-                             (sha256, label, source_name, now()))
+                conn.execute("INSERT INTO labels (sha256, label, source_name, updated_at, user) VALUES (?, ?, ?, ?, ?) "
+                             "ON CONFLICT (sha256) DO UPDATE SET label=excluded.label, updated_at=excluded.updated_at, "
+                             "user=excluded.user", (sha256, label, source_name, now(), user))
 
     def labels(self) -> dict[str, str]:
         """Every label: ``{audio SHA-256: "human" or "ai"}``."""
@@ -187,6 +198,19 @@ class HistoryStore(Database):
                     if isinstance(layers, dict):
                         out[int(row_id)] = {name: {"score": layer.get("score"), "features": layer.get("features") or {}}
                                             for name, layer in layers.items() if isinstance(layer, dict)}
+        return out
+
+    def stability_summaries(self, ids: Iterable[int]) -> dict[int, str]:
+        """Each row's stored stability summary (``"stable"``, ``"fragile"`` or ``"inconclusive"``), read from its
+        report without rebuilding it; rows without a stability check (or a readable report) are left out."""
+        ids = sorted({int(i) for i in ids})
+        out: dict[int, str] = {}
+        with self._connect() as conn:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                sql = (f"SELECT id, CASE WHEN json_valid(report_json) THEN json_extract(report_json, "
+                       f"'$.stability.summary') END FROM {_TABLE} WHERE id IN ({', '.join('?' * len(chunk))})")
+                out.update({int(i): s for i, s in conn.execute(sql, chunk) if isinstance(s, str)})
         return out
 
     def latest(self, *, limit: int = 1000, labelled: bool = False) -> list[tuple[HistoryRow, DetectionReport]]:

@@ -12,10 +12,11 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
-from ..analysis import Classifier, analysis_profile, extract, score
+from ..analysis import Classifier, analysis_profile, check_stability, extract, score, with_stability
 from ..audio import DEFAULT_MAX_DURATION, AudioError, iter_audio_files, sha256_of
+from ..audio.perturb import STANDARD, Perturbation, set_name
 from ..features.overview import Overview
 from ..features.track import DEFAULT_SEGMENT_SECONDS
 from ..history import HistoryStore
@@ -73,6 +74,8 @@ def analyze_batch(
     clap: ClapEncoder | None = None,
     model: Classifier | None = None,
     progress: Progress | None = None,
+    user: str | None = None,
+    stability: bool | Sequence[Perturbation] = False,
 ) -> BatchResult:
     """Analyse every audio file under ``paths`` (see :func:`~detector.audio.iter_audio_files`).
 
@@ -96,6 +99,13 @@ def analyze_batch(
         starts, ``"2/5: analysing song.mp3: Decoding"`` and the other stages of
         :func:`~detector.analysis.extract` within it (the bar moves through the file's share
         of the batch), and ``"Done: 5 files"`` at the end.
+    user : str, optional
+        Who runs the batch, recorded with each new analysis in the history (see
+        :meth:`~detector.history.HistoryStore.put`).
+    stability : bool or sequence of Perturbation
+        Also check each verdict's stability (:func:`~detector.analysis.check_stability`; ``True``:
+        the standard perturbations) and keep it in the report and the history. A stored
+        analysis without that check gets it, and is stored again.
 
     Returns
     -------
@@ -110,6 +120,7 @@ def analyze_batch(
         If the history cannot be read or written.
     """
     thresholds = (thresholds or Thresholds()).validate()
+    wanted = tuple(STANDARD if stability is True else stability or ())
     if profile is None:
         profile = analysis_profile(thresholds, clap=clap, model=model, segment_seconds=segment_seconds)
     items = _items(paths)
@@ -125,14 +136,24 @@ def analyze_batch(
             if stored is not None:
                 if stored.source_name != name:
                     stored = dataclasses.replace(stored, source_name=name)
+                if wanted and (stored.stability is None or stored.stability.perturbation_set != set_name(wanted)):
+                    stored = _checked(stored, source, wanted, thresholds, clap, model, segment_seconds, max_duration,
+                                      lambda fraction, stage: within(fraction, f"{label}: stability {stage}"))
+                    if store is not None:
+                        store.put(stored, profile, user=user)
                 result.reports.append(stored)
                 result.reused += 1
             else:
-                track = extract(source, name=name, segment_seconds=segment_seconds, max_duration=max_duration,
-                                clap=clap, progress=lambda fraction, stage: within(fraction, f"{label}: {stage}"))
+                split = 0.3 if wanted else 1.0  # of the file's share of the bar: the analysis, then the stability check
+                track = extract(source, name=name, segment_seconds=segment_seconds, max_duration=max_duration, clap=clap,
+                                progress=lambda fraction, stage: within(fraction * split, f"{label}: {stage}"))
                 report = score(track, thresholds, model)
+                if wanted:
+                    report = _checked(report, source, wanted, thresholds, clap, model, segment_seconds, max_duration,
+                                      lambda fraction, stage: within(split + (1 - split) * fraction,
+                                                                     f"{label}: stability {stage}"))
                 if store is not None:
-                    store.put(report, profile)
+                    store.put(report, profile, user=user)
                     # the waveform and spectrogram, small, so the history redraws the analysis as the Analyse page did
                     store.put_overview(report.sha256, Overview.from_frames(track.frames).to_bytes())
                 result.reports.append(report)
@@ -140,6 +161,15 @@ def analyze_batch(
             result.failures.append((where, str(exc)))
     step(1.0, f"Done: {total} file{'s' if total != 1 else ''}")
     return result
+
+
+def _checked(report: DetectionReport, source: Path | bytes, perturbations: tuple[Perturbation, ...],
+             thresholds: Thresholds, clap: ClapEncoder | None, model: Classifier | None, segment_seconds: float,
+             max_duration: float, progress: Progress) -> DetectionReport:
+    """``report`` with its stability checked on ``source``."""
+    return with_stability(report, check_stability(
+        source, report, thresholds=thresholds, perturbations=perturbations, clap=clap, model=model,
+        segment_seconds=segment_seconds, max_duration=max_duration, progress=progress))
 
 
 __all__ = ["BatchResult", "analyze_batch"]

@@ -101,7 +101,7 @@ ARTIFACT_RULES = ("comb_evidence", "comb_consistency")
 RULES = {"spectral": SPECTRAL_RULES, "clap": EMBEDDING_RULES, "artifacts": ARTIFACT_RULES}
 """The rules of each layer, by layer name."""
 ALL_RULES = SPECTRAL_RULES + EMBEDDING_RULES + ARTIFACT_RULES
-ADDED_KEYS = ARTIFACT_RULES + ("inconclusive",)
+ADDED_KEYS = ARTIFACT_RULES + ("inconclusive", "stability_width")
 """Every key added after profiles were first saved (a profile without one gets its default)."""
 GLOBALS = ("base", "decision", "inconclusive", "floor", "ceiling")
 """The profile's numbers that are not a rule's."""
@@ -121,6 +121,10 @@ class Thresholds:
     # decision +/- inconclusive / 2 says "Inconclusive" rather than pretend to a side. 0 restores the
     # original two-way verdict.
     inconclusive: float = 0.1
+    # The widest spread of the deciding score under harmless changes (re-encoding, pitch, trimming...) that a
+    # stability check still calls "stable" (detector.analysis.stability); any change of the call is "fragile".
+    # Twice the band: one rule of the artifact layer changing band moves its score by 0.15 to 0.35.
+    stability_width: float = 0.2
     # spectral layer
     mfcc_variance: Rule = field(default_factory=lambda: Rule("below", 50.0, 0.08, 200.0, 0.06))
     mfcc_kurtosis: Rule = field(default_factory=lambda: Rule("above", 2.0, 0.07, 0.5, 0.05))
@@ -171,6 +175,10 @@ class Thresholds:
             raise ProfileError(f"floor ({self.floor}) must be below ceiling ({self.ceiling}).")
         if self.inconclusive >= 1:
             raise ProfileError(f"inconclusive (the band's width, {self.inconclusive}) must be below 1.")
+        width = self.stability_width
+        if isinstance(width, bool) or not isinstance(width, (int, float)) or not 0.0 <= width <= 1.0:
+            raise ProfileError(f"stability_width (the widest stable spread) must be a number between 0 and 1, "
+                               f"not {width!r}.")
         for name in ALL_RULES:
             self.rule(name).validate(name)
         return self

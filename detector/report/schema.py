@@ -9,12 +9,15 @@ from dataclasses import asdict, dataclass, field
 
 from ..errors import DetectorError
 from ..types import ArtifactFinding, Contribution, LayerResult, SkippedLayer
+from .stability import Stability, stability_from_dict
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """2: ``Segment.layer_scores``; the CLAP layer; CLAP checkpoint and library versions.
 3: the artifact layer and its finding (``artifacts``).
 4: the three-way ``call`` (``"ai"``, ``"human"``, ``"inconclusive"``) and the profile's inconclusive band;
-the finding's ``description``. Older reports read back with the two-way call they made."""
+the finding's ``description``. Older reports read back with the two-way call they made.
+5: ``stability`` (how the verdict holds up under perturbations; None where no check ran) and the profile's
+``stability_width``. Older reports read back without one."""
 
 
 class ReportError(DetectorError, ValueError):
@@ -62,6 +65,8 @@ class DetectionReport:
     artifacts: ArtifactFinding | None = None
     call: str = ""
     """``"ai"``, ``"human"`` or ``"inconclusive"``; ``is_ai`` is ``call == "ai"``."""
+    stability: Stability | None = None
+    """How the verdict held up under perturbations (:mod:`detector.analysis.stability`), when checked."""
     schema_version: int = field(default=SCHEMA_VERSION)
 
     def __post_init__(self) -> None:
@@ -109,6 +114,7 @@ class DetectionReport:
                 "segments": tuple(Segment(**_known(Segment, s)) for s in data.get("segments", ())),
                 "warnings": tuple(data.get("warnings", ())),
                 "artifacts": _finding(data.get("artifacts")),
+                "stability": stability_from_dict(data.get("stability")),
             })
         except (TypeError, KeyError, AttributeError, ValueError) as exc:
             version = data.get("schema_version", "?") if isinstance(data, Mapping) else "?"

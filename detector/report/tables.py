@@ -12,6 +12,7 @@ import pandas as pd
 
 from ..layers.heuristics import ProfileError, Thresholds
 from .schema import DetectionReport
+from .stability import CALL_WORDS, Stability
 
 FEATURE_LABELS = {
     "mfcc_variance": "MFCC variance", "mfcc_kurtosis": "MFCC kurtosis", "contrast_std": "Spectral contrast std",
@@ -53,6 +54,22 @@ def feature_table(reports: Sequence[DetectionReport], labels: Sequence[str | Non
             row.update(layer.features)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def stability_table(stability: Stability) -> pd.DataFrame:
+    """One row per perturbation, the original first: what was changed, the deciding score and call, whether
+    the call changed, each layer's score, and why a perturbation did not run."""
+    layers = list(stability.layers)
+    rows = [{"perturbation": "as analysed", "score": stability.score, "call": CALL_WORDS.get(stability.call),
+             "call changed": False, **{f"{n} layer": stability.layers[n] for n in layers}, "note": ""}]
+    for p in stability.perturbations:
+        rows.append({"perturbation": p.description, "score": p.score,
+                     "call": CALL_WORDS.get(p.call, "") if p.ran else "",
+                     "call changed": p.ran and p.call != stability.call,
+                     **{f"{n} layer": p.layers.get(n) for n in layers},
+                     "note": f"did not run: {p.skipped}" if not p.ran else ""})
+    return pd.DataFrame(rows, columns=["perturbation", "score", "call", "call changed", *(f"{n} layer" for n in layers),
+                                       "note"])
 
 
 DIFFERENCE = "difference (2 − 1)"
@@ -126,4 +143,4 @@ def compare_table(reports: Sequence[DetectionReport], profiles: Sequence[str] | 
 
 
 __all__ = ["DIFFERENCE", "FEATURE_LABELS", "compare_table", "contributions_table", "feature_label", "feature_table",
-           "segments_table"]
+           "segments_table", "stability_table"]
