@@ -406,7 +406,7 @@ def test_history_redraws_where_in_the_track_as_the_analyse_page_did(data_dir):
 
 # -- Tune: the history's tracks, labels in the table, scales, rule errors in words, intervals ----------------------
 
-_GLOBALS = ("base", "decision", "inconclusive", "floor", "ceiling")
+_GLOBALS = ("base", "decision", "inconclusive", "floor", "ceiling", "stability_width")
 
 
 def _tune_controls(at) -> set[str]:

@@ -32,7 +32,8 @@ FIELD_LABELS = {"ai_threshold": "strong AI beyond", "mild_threshold": "mild AI b
                 "human_threshold": "human beyond", "ai_step": "+AI", "mild_step": "+mild", "human_step": "−human"}
 """Each rule number as the Tune page names it."""
 GLOBAL_LABELS = {"base": "Starting score", "decision": "Decision line (AI above)",
-                 "inconclusive": "Inconclusive band width", "floor": "Lowest score", "ceiling": "Highest score"}
+                 "inconclusive": "Inconclusive band width", "floor": "Lowest score", "ceiling": "Highest score",
+                 "stability_width": "Widest stable spread (stability check)"}
 """Each of the profile's global numbers (:data:`~detector.layers.heuristics.GLOBALS`) as the Tune page names it."""
 
 

@@ -103,7 +103,7 @@ RULES = {"spectral": SPECTRAL_RULES, "clap": EMBEDDING_RULES, "artifacts": ARTIF
 ALL_RULES = SPECTRAL_RULES + EMBEDDING_RULES + ARTIFACT_RULES
 ADDED_KEYS = ARTIFACT_RULES + ("inconclusive", "stability_width")
 """Every key added after profiles were first saved (a profile without one gets its default)."""
-GLOBALS = ("base", "decision", "inconclusive", "floor", "ceiling")
+GLOBALS = ("base", "decision", "inconclusive", "floor", "ceiling", "stability_width")
 """The profile's numbers that are not a rule's."""
 THRESHOLD_FIELDS = ("ai_threshold", "mild_threshold", "human_threshold")
 STEP_FIELDS = ("ai_step", "mild_step", "human_step")
@@ -175,10 +175,6 @@ class Thresholds:
             raise ProfileError(f"floor ({self.floor}) must be below ceiling ({self.ceiling}).")
         if self.inconclusive >= 1:
             raise ProfileError(f"inconclusive (the band's width, {self.inconclusive}) must be below 1.")
-        width = self.stability_width
-        if isinstance(width, bool) or not isinstance(width, (int, float)) or not 0.0 <= width <= 1.0:
-            raise ProfileError(f"stability_width (the widest stable spread) must be a number between 0 and 1, "
-                               f"not {width!r}.")
         for name in ALL_RULES:
             self.rule(name).validate(name)
         return self
