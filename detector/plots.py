@@ -40,7 +40,7 @@ _MEL_SCALE = [[i / (len(sequential.Magma) - 1), "#000000" if i == 0 else colour]
               for i, colour in enumerate(sequential.Magma)]
 
 
-CALL_COLOURS = {"ai": "#ef553b", "human": "#00cc96", "inconclusive": "#8c8c8c"}
+CALL_COLOURS = {"ai": BAND_COLOURS["strong AI"], "human": BAND_COLOURS["human"], "inconclusive": BAND_COLOURS["neutral"]}
 
 
 def score_gauge(report: DetectionReport, thresholds: Thresholds) -> go.Figure:

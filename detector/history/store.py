@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..report import DetectionReport, ReportError
+from ..types import LABELS
 from .database import Database, StoreError, now
 
 _TABLE = "analyses"
@@ -66,7 +67,6 @@ class HistoryRow:
 ROW_COLUMNS = tuple(f.name for f in dataclasses.fields(HistoryRow))
 _SELECT = ", ".join([*(f"a.{c}" for c in ROW_COLUMNS[:-2]), "l.label", "p.name"])
 _FROM = f"{_TABLE} a LEFT JOIN labels l ON l.sha256 = a.sha256 LEFT JOIN profiles p ON p.profile = a.profile"
-LABELS = ("human", "ai")
 MAX_OVERVIEW_BYTES = 1 << 20
 
 
