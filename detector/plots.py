@@ -260,6 +260,31 @@ def class_distributions(table: pd.DataFrame, features: Sequence[str], thresholds
     return fig.update_layout(height=170 * len(features) + 40, **_LAYOUT)
 
 
+def scan_scores(scores: Sequence[float], calls: Sequence[str], thresholds: Thresholds | None,
+                bins: int = 40) -> go.Figure:
+    """A scan's score distribution: a histogram stacked by call, with the profile's band and decision line.
+
+    ``thresholds`` is the profile the scores were made with (None where rows of several profiles are mixed:
+    then no line is drawn).
+    """
+    fig = go.Figure()
+    scores, calls = np.asarray(scores, float), np.asarray(calls, object)
+    for call in ("human", "inconclusive", "ai"):
+        picked = scores[calls == call]
+        fig.add_trace(go.Histogram(x=picked, name=f"{call} ({picked.size})", marker_color=CALL_COLOURS[call],
+                                   xbins=dict(start=0.0, end=1.0, size=1.0 / bins),
+                                   hovertemplate="score %{x}<br>%{y} tracks<extra>" + call + "</extra>"))
+    if thresholds is not None:
+        low, high = thresholds.band
+        if high > low:
+            fig.add_vrect(x0=low, x1=high, fillcolor=BAND_COLOURS["neutral"], opacity=0.18, line_width=0)
+        fig.add_vline(x=thresholds.decision, line_dash="dash", line_color=_LINE)
+    fig.update_layout(barmode="stack", title="Score distribution", xaxis_title="score (0 human-like … 1 AI-like)",
+                      yaxis_title="tracks", height=300, legend=dict(orientation="h", y=-0.3), **_LAYOUT)
+    fig.update_xaxes(range=[0, 1])
+    return fig
+
+
 def roc_figure(fpr: np.ndarray, tpr: np.ndarray, auc: float) -> go.Figure:
     fig = go.Figure(go.Scatter(x=fpr, y=tpr, mode="lines+markers", name=f"AUC {auc:.3f}", line_shape="hv"))
     fig.add_shape(type="line", x0=0, y0=0, x1=1, y1=1, line={"dash": "dash", "color": "#888"})
@@ -352,7 +377,7 @@ def stability_chart(stability: Stability) -> go.Figure:
 
 __all__ = [
     "BAND_COLOURS", "CALL_COLOURS", "CLASS_COLOURS", "calibration_figure", "class_distributions", "compare_segments", "confusion_figure",
-    "contributions_chart", "fakeprint_chart", "feature_bands", "roc_figure", "score_changes", "score_gauge",
+    "contributions_chart", "fakeprint_chart", "feature_bands", "roc_figure", "scan_scores", "score_changes", "score_gauge",
     "drivers_chart", "stability_chart", "track_overview",
 ]
 

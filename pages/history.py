@@ -1,8 +1,9 @@
-"""Analyse many tracks at once, and browse, reopen, compare and export every past analysis.
+"""Analyse many tracks at once, and browse, reopen, compare and export every past analysis; open a catalogue scan.
 
 A reopened analysis is drawn as it was made: with the thresholds it was scored with and,
 where it was kept, the track's waveform overview. Rescoring it with the active profile
-is a separate, labelled step. ``?a=<id>`` in the address opens analysis ``<id>``.
+is a separate, labelled step. ``?a=<id>`` in the address opens analysis ``<id>``; ``?scan=<folder>`` opens
+the catalogue scan written to that folder (``python -m detector scan``, drawn by :mod:`pages._scans`).
 """
 
 import streamlit as st
@@ -18,6 +19,7 @@ from detector.report.tables import compare_table
 from pages._shared import (AUDIO_TYPES, LABEL_WORDS, active_model, active_profile, clap_encoder, history,
                            label_control, md_text, profile_label, progress_bar, read_upload, render_report,
                            saved_profile_name, session_tracks, thresholds)
+from pages._scans import SCAN_QUERY, scan_view
 from pages._serving import analysis_slot, current_user, page_access
 
 page_access()  # only for a session that may use the pages (the sign-in gate)
@@ -159,6 +161,15 @@ def compare(rows: list[HistoryRow]) -> None:
 
 
 st.title("Batch & history")
+VIEWS = {"history": "Batch & history", "scan": "Catalogue scan"}
+view = st.segmented_control("View", list(VIEWS), format_func=VIEWS.get, key="history:view",
+                            default="scan" if SCAN_QUERY in st.query_params else "history",
+                            label_visibility="collapsed") or "history"
+if view == "scan":
+    scan_view()
+    st.stop()
+if SCAN_QUERY in st.query_params:
+    del st.query_params[SCAN_QUERY]
 active = thresholds()
 try:
     store = history()

@@ -90,7 +90,7 @@ def test_the_graph_sees_type_only_and_relative_imports():
 def _layer(module: str) -> int:
     """The stage a module belongs to; imports may only point to the same stage or one below."""
     order = ["types", "errors", "_version", "config", "files", "metrics", "synthetic", "audio", "features", "layers",
-             "analysis", "report", "history", "lru", "plots", "training", "jobs", "serving", "cli", "bench", "fingerprint_study",
+             "analysis", "report", "history", "lru", "plots", "training", "jobs", "serving", "cli", "bench_scan", "bench", "fingerprint_study",
              "__main__"]
     parts = module.split(".")
     return order.index(parts[1]) if len(parts) > 1 else len(order)

@@ -6,6 +6,9 @@
     Download the LAION-CLAP music checkpoint (exit 1 if the download fails).
 ``python -m detector batch PATH... [--db FILE] [--thresholds PROFILE.json] [--json]``
     Analyse files and folders (recursively), reusing and filling the history.
+``python -m detector scan SOURCE --out OUT [--workers N] [--address ADDR] [--profile PROFILE.json] [--model MODEL.skops] [--limit N] [--stability]``
+    Analyse a folder or a CSV/Parquet manifest on Ray Data into a resumable Parquet dataset
+    (see :mod:`detector.cli.scan`).
 ``python -m detector history [--db FILE] [--limit N] [--search TEXT] [--csv]``
     List the stored analyses, newest first.
 
@@ -38,9 +41,9 @@ from __future__ import annotations
 
 import argparse
 
-from . import analyze, batch, download, evaluate, history, serve, train
+from . import analyze, batch, download, evaluate, history, scan, serve, train
 
-COMMANDS = (analyze, download, batch, history, train, evaluate, serve)
+COMMANDS = (analyze, download, batch, scan, history, train, evaluate, serve)
 """Each module adds its sub-parser with ``set_defaults(func=run)``; ``run(args)`` returns the exit code."""
 
 

@@ -78,7 +78,7 @@ def _layer_columns(layers: Mapping[int, Mapping[str, Mapping]]) -> list[tuple[st
     return [(name, feature) for name in order for feature in (None, *sorted(found[name]))]
 
 
-def _cell(value):
+def csv_cell(value):
     """A CSV cell: text that a spreadsheet would run as a formula gets a leading apostrophe."""
     if isinstance(value, str) and value[:1] in _FORMULA:
         return "'" + value
@@ -116,15 +116,15 @@ def export_csv(rows: Iterable[HistoryRow], layers: Mapping[int, Mapping[str, Map
     writer.writerow([*CSV_COLUMNS, *checked, *(f"{layer}.{feature or 'score'}" for layer, feature in extra)])
     for row in rows:
         values = {**asdict(row), "analysed_utc": analysed_utc(row.created_at)}
-        cells = [_cell(values[name]) for name in CSV_COLUMNS] + [_cell(stability.get(row.id)) for _ in checked]
+        cells = [csv_cell(values[name]) for name in CSV_COLUMNS] + [csv_cell(stability.get(row.id)) for _ in checked]
         mine = layers.get(row.id, {})
         for layer, feature in extra:
             found = mine.get(layer)
             value = None if found is None else found.get("score") if feature is None else found["features"].get(feature)
-            cells.append(_cell(value))
+            cells.append(csv_cell(value))
         writer.writerow(cells)
     return out.getvalue()
 
 
-__all__ = ["CSV_COLUMNS", "HISTORY_COLUMNS", "analysed_utc", "export_csv", "history_table", "profile_title",
+__all__ = ["CSV_COLUMNS", "HISTORY_COLUMNS", "analysed_utc", "csv_cell", "export_csv", "history_table", "profile_title",
            "rows_table"]

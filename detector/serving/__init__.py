@@ -15,7 +15,7 @@ from .archive import Extracted, ZipLimits, extract_dataset, extracted_dataset, r
 from .errors import ArchiveError, LimitReached, PathRefused, ServingError
 from .limits import Limiter
 from .mode import LOCAL_MODE, OPEN_MODE, REFUSED, TEAM_MODE, Mode, decide, is_loopback, via_proxy
-from .paths import confine, dataset_folder, dataset_folders, hide_folder, resolve_under
+from .paths import confine, dataset_folder, dataset_folders, file_inside, hide_folder, resolve_under, scan_folders
 from .settings import (
     ALLOW_OPEN_ENV, ALLOW_OPEN_VALUE, LOCAL, TEAM, AuthConfig, ServeSettings, UserLimits, check_auth, env_name,
     read_secrets, read_settings, secret_files,
@@ -25,7 +25,8 @@ __all__ = [
     "ALLOW_OPEN_ENV", "ALLOW_OPEN_VALUE", "ANONYMOUS", "LOCAL", "LOCAL_MODE", "LOCAL_USER", "OPEN_MODE", "REFUSED",
     "TEAM", "TEAM_MODE", "Access", "ArchiveError", "AuthConfig", "Extracted", "LimitReached", "Limiter", "Mode",
     "PathRefused", "ServeSettings", "ServingError", "UserLimits", "ZipLimits", "check_auth", "confine",
-    "dataset_folder", "dataset_folders", "decide", "env_name", "extract_dataset", "extracted_dataset", "grant",
+    "dataset_folder", "dataset_folders", "decide", "env_name", "extract_dataset", "extracted_dataset", "file_inside",
+    "grant",
     "hide_folder", "identity", "is_admin", "is_loopback", "read_secrets", "read_settings", "remove_stale",
-    "resolve_under", "secret_files", "uploads_dir", "via_proxy",
+    "resolve_under", "scan_folders", "secret_files", "uploads_dir", "via_proxy",
 ]

@@ -91,6 +91,16 @@ def dataset_folders(root: Path, *, max_depth: int = MAX_DEPTH, limit: int = MAX_
     Symbolic links are not followed and hidden folders are skipped, so nothing outside the
     root is listed; at most ``limit`` folders, at most ``max_depth`` levels down.
     """
+    return _folders(root, lambda here, subfolders: set(LABELS) <= set(subfolders), set(LABELS), max_depth, limit)
+
+
+def scan_folders(root: Path, *, max_depth: int = MAX_DEPTH, limit: int = MAX_FOLDERS) -> list[str]:
+    """The catalogue scans' output folders inside ``root`` (those holding ``part-*.parquet``), as
+    :func:`dataset_folders` lists training sets."""
+    return _folders(root, lambda here, subfolders: any(here.glob("part-*.parquet")), set(), max_depth, limit)
+
+
+def _folders(root: Path, accept, skip_inside: set[str], max_depth: int, limit: int) -> list[str]:
     base = _root(root)
     found: list[str] = []
     for current, subfolders, _ in os.walk(base, followlinks=False):
@@ -98,12 +108,24 @@ def dataset_folders(root: Path, *, max_depth: int = MAX_DEPTH, limit: int = MAX_
         depth = len(here.relative_to(base).parts)
         subfolders[:] = sorted(d for d in subfolders if not d.startswith(".")
                                and not (here / d).is_symlink() and depth < max_depth)
-        if set(LABELS) <= set(subfolders):
+        if accept(here, subfolders):
             found.append(here.relative_to(base).as_posix() if here != base else ".")
-            subfolders[:] = [d for d in subfolders if d not in LABELS]  # no datasets inside a class folder
+            subfolders[:] = [d for d in subfolders if d not in skip_inside]  # e.g. no datasets inside a class folder
             if len(found) >= limit:
                 break
     return sorted(found)
+
+
+def file_inside(root: Path, path: str | os.PathLike) -> Path:
+    """``path`` (a file a scan row names) resolved, if it lies inside ``root``; else :class:`PathRefused`."""
+    base = _root(root)
+    try:
+        resolved = Path(path).resolve(strict=True)
+    except (OSError, RuntimeError):
+        raise PathRefused("The file is not reachable from this server.") from None
+    if not resolved.is_relative_to(base) or not resolved.is_file():
+        raise PathRefused("The file lies outside the data root, so this shared server does not read it.")
+    return resolved
 
 
 def hide_folder(text: str, *folders: Path | None) -> str:
@@ -141,5 +163,5 @@ def confine(dataset: Dataset, root: Path) -> Dataset:
     return replace(dataset, files=tuple(kept), skipped=tuple(skipped))
 
 
-__all__ = ["MAX_DEPTH", "MAX_FOLDERS", "confine", "dataset_folder", "dataset_folders", "hide_folder", "is_dataset_folder",
-           "resolve_under"]
+__all__ = ["MAX_DEPTH", "MAX_FOLDERS", "confine", "dataset_folder", "dataset_folders", "file_inside", "hide_folder",
+           "is_dataset_folder", "resolve_under", "scan_folders"]
