@@ -271,6 +271,8 @@ def scan_scores(scores: Sequence[float], calls: Sequence[str], thresholds: Thres
     scores, calls = np.asarray(scores, float), np.asarray(calls, object)
     for call in ("human", "inconclusive", "ai"):
         picked = scores[calls == call]
+        if not picked.size:  # an empty histogram trace makes plotly.js warn about its bins' calendar
+            continue
         fig.add_trace(go.Histogram(x=picked, name=f"{call} ({picked.size})", marker_color=CALL_COLOURS[call],
                                    xbins=dict(start=0.0, end=1.0, size=1.0 / bins),
                                    hovertemplate="score %{x}<br>%{y} tracks<extra>" + call + "</extra>"))

@@ -102,7 +102,7 @@ def scan_view() -> None:
     m[2].metric("Inconclusive", f"{total.calls['inconclusive']:,}")
     m[3].metric("Human", f"{total.calls['human']:,}")
     m[4].metric("Could not be analysed", f"{total.failed:,}")
-    m[5].metric("Audio", f"{total.audio_hours:,.1f} h")
+    m[5].metric("Audio", f"{total.audio_hours:,.1f} h" if total.audio_hours >= 1 else f"{60 * total.audio_hours:.1f} min")
     if total.fingerprints:
         st.caption(f"A decoder fingerprint was found in {total.fingerprints:,} of {total.analysed:,} analysed tracks.")
 

@@ -241,3 +241,33 @@ def test_the_stability_panel_runs_and_draws_its_dot_plot(server, browser, tmp_pa
     _shows(page, console, "stability.png", "Every perturbation in numbers", "a stable verdict allows")
     assert page.get_by_role("button", name="Check stability").count() == 0
     page.close()
+
+
+def test_a_catalogue_scan_opens_in_the_history_page(server, browser, tmp_path):
+    """A scan's output folder (written as the Ray pipeline writes it) in a real browser: the counts, the score
+    distribution, the table, and a row opened as a full analysis, with a clean console."""
+    import json
+
+    import numpy as np
+
+    from detector.jobs.scan import ScanConfig, ScanOutput, ScanWorker
+
+    for i, freq in enumerate((262.0, 330.0, 392.0)):
+        (tmp_path / f"scanned-{i}.wav").write_bytes(encode(tone(freq, 8.0) + noise(8.0, amp=0.05, seed=i)))
+    (tmp_path / "scanned-broken.mp3").write_bytes(b"junk" * 64)
+    paths = sorted(str(p) for p in tmp_path.glob("scanned-*"))
+    rows = [json.loads(r) for r in ScanWorker(ScanConfig())({"path": np.array(paths),
+                                                             "label": np.array([""] * len(paths))})["row"]]
+    with ScanOutput(tmp_path / "scan-out") as output:
+        output.write(rows)
+    context = browser.new_context(viewport={"width": 1400, "height": 2000})
+    page = context.new_page()
+    console = _complaints(page)
+    page.goto(server)  # a fresh server's first request to a page's URL lists pages/ v1-style (upstream, see above)
+    page.get_by_text("Drop a track above").wait_for(timeout=60_000)
+    page.goto(f"{server}/history?scan={tmp_path / 'scan-out'}")
+    _shows(page, console, "scan-view.png", "Could not be analysed", "Score distribution", "4 of 4 rows")
+    page.get_by_test_id("stSelectbox").last.click()
+    page.get_by_role("option").nth(1).click()
+    _shows(page, console, "scan-row.png", "As scanned on", "Where in the track")
+    context.close()
