@@ -231,11 +231,11 @@ def _descendants(pid: int) -> set[int]:
 
 
 def _scan_workers(root: int) -> list[int]:
-    """This cluster's scan actors: the processes below ``root`` named ``ray::MapWorker(MapBatches(_RayScanWorker))``."""
+    """This cluster's scan actors: the processes below ``root`` named ``ray::MapWorker(MapBatches(ScanActor))``."""
     out = []
     for pid in _descendants(root):
         try:
-            if b"_RayScanWorker" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            if b"MapBatches(ScanActor)" in Path(f"/proc/{pid}/cmdline").read_bytes():
                 out.append(pid)
         except OSError:
             pass
@@ -315,3 +315,15 @@ def test_cli_scans_a_folder_and_explains_bad_usage(cluster, catalogue, tmp_path,
     assert "does not exist" in capsys.readouterr().err
     assert main(["scan", str(catalogue), "--out", str(tmp_path / "o3"), "--model", str(tmp_path / "none.skops")]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_stability_is_checked_and_a_scan_without_it_is_not_done_for_one_with_it(cluster, catalogue, tmp_path):
+    items = [i for i in scan_items(catalogue) if i.path.endswith(("a.wav", "corrupt.mp3"))]
+    run_scan(items, tmp_path / "out", ScanConfig(), workers=2)
+    checked = ScanConfig(stability=True, perturbations=("mp3-128", "gain+6db"))
+    summary = run_scan(items, tmp_path / "out", checked, workers=2)
+    assert (summary.progress.analysed, summary.progress.skipped) == (1, 1)  # the corrupt file's failure stands
+    row = read_scan(tmp_path / "out").rows.set_index("path").loc[str(catalogue / "a.wav")]
+    assert row["stability"] in ("stable", "fragile", "inconclusive") and row["stability_spread"] >= 0
+    assert row_report(row).stability.ran and len(row_report(row).stability.perturbations) == 2

@@ -142,14 +142,17 @@ class ScanOutput:
             self._lock_fh.close()
             self._lock_fh = None
 
-    def done(self, profile: str) -> tuple[frozenset[str], list[str]]:
+    def done(self, profile: str, *, stability: bool = False) -> tuple[frozenset[str], list[str]]:
         """The SHA-256 of every file already analysed (or failed on its bytes) under ``profile``, and the
-        parts that could not be read (their files are analysed again)."""
-        table = read_scan(self.root, latest=False)
+        parts that could not be read (their files are analysed again). With ``stability``, an analysis
+        without a stability check is not done."""
+        table = read_scan(self.root, latest=False, reports=False)
         rows = table.rows
         if not len(rows):
             return frozenset(), table.unreadable
-        mine = rows[(rows["profile"] == profile) & rows["status"].isin(["ok", "failed"]) & rows["sha256"].notna()]
+        finished = (rows["status"] == "failed") | ((rows["status"] == "ok") & (rows["stability"].notna()
+                                                                              if stability else True))
+        mine = rows[(rows["profile"] == profile) & finished & rows["sha256"].notna()]
         return frozenset(mine["sha256"].astype(str)), table.unreadable
 
     def write(self, rows: Iterable[Mapping[str, Any]]) -> Path | None:

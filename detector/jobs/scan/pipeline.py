@@ -123,7 +123,7 @@ class ScanSummary:
                f"Throughput: {p.files_per_second:.2f} files/s ({60 * p.files_per_second:.0f} tracks/min), "
                f"{p.audio_hours_per_hour:.0f} hours of audio per hour"
                + (f"; {p.steady_files_per_second:.2f} files/s after the first file ({p.first:.0f} s to start the "
-                  "workers and analyse it)." if p.worked else "."),
+                  "workers and analyse it)." if p.worked >= 2 * self.workers else "."),
                f"Profile {self.profile}. {self.rows} row(s) in {self.out}."]
         if p.reasons:
             out.append("Failures by reason: " + ", ".join(f"{reason} {n}" for reason, n in p.reasons.most_common()))
@@ -150,6 +150,17 @@ class _RayScanWorker(ScanWorker):
         done = ray.get(done_ref[0]) if done_ref else frozenset()
         cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1.0)
         super().__init__(config, done, threads=max(1, int(cpus)))
+
+
+def _bound(config: ScanConfig, done_ref: list) -> type:
+    """:class:`_RayScanWorker` with its arguments bound: Ray Data ships the class itself, so the actors take no
+    constructor arguments from the object store (which Ray warns could not be restored after a restart)."""
+
+    class ScanActor(_RayScanWorker):
+        def __init__(self) -> None:
+            super().__init__(config, done_ref)
+
+    return ScanActor
 
 
 def start_ray(address: str | None = None, *, num_cpus: int | None = None) -> tuple[bool, str]:
@@ -223,7 +234,7 @@ def run_scan(
     profile, warnings = preflight.profile, preflight.warnings
     del preflight
     with ScanOutput(out) as output:
-        done, unreadable = output.done(profile)
+        done, unreadable = output.done(profile, stability=config.stability)
         started, cluster = start_ray(address)
         try:
             cpus = int(ray.cluster_resources().get("CPU", 1))
@@ -251,7 +262,7 @@ def _stream(ray, items: Sequence[ScanItem], config: ScanConfig, done: frozenset[
     records = [{"path": item.path, "label": item.label} for item in items]
     done_ref = [ray.put(done)] if done else []  # in a list, so that Ray hands the reference itself to the actors
     ds = ray.data.from_items(records, override_num_blocks=math.ceil(len(records) / per_block))
-    ds = ds.map_batches(_RayScanWorker, batch_size=1, fn_constructor_args=(config, done_ref),
+    ds = ds.map_batches(_bound(config, done_ref), batch_size=1,
                         compute=ActorPoolStrategy(size=workers), num_cpus=1, batch_format="numpy")
     try:
         for batch in ds.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=0):
