@@ -279,3 +279,32 @@ def test_a_second_training_job_is_refused(monkeypatch, data_dir):
         assert not at.exception
         assert "You are already training a classifier on this server" in at.error[0].value
     assert not (data_dir / "models" / "my-model.skops").exists()
+
+
+def test_a_team_member_opens_only_the_scans_of_the_data_root(monkeypatch, tmp_path, data_dir):
+    """On a shared server the scan view offers the data root's scans (no folder can be typed), and a row whose
+    file lies outside the root opens from its stored report without that file being read."""
+    import numpy as np
+
+    from detector.jobs.scan import ScanConfig, ScanOutput, ScanWorker
+
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    (root / "tracks").mkdir(parents=True)
+    outside.mkdir()
+    (root / "tracks" / "inside.wav").write_bytes(_song(seed=1))
+    (outside / "private.wav").write_bytes(_song(seed=2))
+    paths = [str(root / "tracks" / "inside.wav"), str(outside / "private.wav")]
+    rows = [json.loads(r) for r in ScanWorker(ScanConfig())({"path": np.array(paths),
+                                                             "label": np.array(["", ""])})["row"]]
+    with ScanOutput(root / "scans" / "week1") as output:
+        output.write(rows)
+    monkeypatch.setenv("DETECTOR_DATA_ROOT", str(root))
+    at = _team(monkeypatch, ANA, scan="/etc").switch_page("pages/history.py").run()
+    assert not at.exception
+    assert [t for t in at.text_input if t.key == "scan:out"] == []  # nothing to type a server path into
+    assert at.selectbox(key="scan:root").options == ["scans/week1"]
+    assert {m.label: m.value for m in at.metric}["Files"] == "2"
+    at.text_input(key="scan:search").input("private").run()
+    at.selectbox(key="scan:open").select_index(1).run()
+    assert not at.exception and not at.error
+    assert any("outside the data root" in c.value for c in at.caption)  # drawn from the stored report only

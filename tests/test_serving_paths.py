@@ -112,3 +112,22 @@ def test_messages_lose_the_server_folders():
            "audio as /srv/data/root/set/human/a.wav"
     hidden = hide_folder(text, root / "set", root, None)
     assert "/srv" not in hidden and "  human/a.wav: broken" in hidden and "the same audio as human/a.wav" in hidden
+
+
+def test_only_scans_inside_the_root_are_offered_and_only_their_files_inside_it_are_read(layout):
+    from detector.serving import file_inside, scan_folders
+
+    root, secret = layout
+    for folder in (root / "scans" / "march", root / "set-a" / "out", secret / "scan"):
+        folder.mkdir(parents=True)
+        (folder / "part-0001-00001.parquet").write_bytes(b"PAR1")
+    (root / "elsewhere").symlink_to(secret, target_is_directory=True)
+    assert scan_folders(root) == ["scans/march", "set-a/out"]
+    assert file_inside(root, root / "set-a" / "human" / "human.wav") == (root / "set-a" / "human" / "human.wav").resolve()
+    for outside in (secret / "human" / "unreleased.wav", root / "elsewhere" / "human" / "unreleased.wav"):
+        with pytest.raises(PathRefused, match="outside the data root"):
+            file_inside(root, outside)
+    with pytest.raises(PathRefused, match="not reachable"):
+        file_inside(root, root / "gone.wav")
+    with pytest.raises(PathRefused, match="outside the data root"):
+        file_inside(root, root / "set-a")  # a folder is not a file
