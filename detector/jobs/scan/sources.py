@@ -52,7 +52,7 @@ def scan_items(source: str | os.PathLike, *, limit: int | None = None) -> list[S
         raise SourceError(f"The limit must be at least 1, not {limit}.")
     root = Path(source).expanduser()
     if root.is_dir():
-        items = [ScanItem(str(p.resolve())) for p in iter_audio_files([root])]
+        items = [ScanItem(os.path.abspath(p)) for p in iter_audio_files([root])]  # as found: links not followed
     elif root.is_file() and root.suffix.lower() in MANIFEST_SUFFIXES:
         items = _manifest(root)
     elif root.exists():
