@@ -151,6 +151,16 @@ def test_one_writer_per_output_and_unreadable_parts_are_named(tmp_path):
         read_scan(tmp_path / "nothing")
 
 
+def test_a_cluster_address_that_nothing_answers_is_refused_at_once():
+    from detector.jobs.scan.pipeline import ScanError, _check_reachable
+
+    started = time.monotonic()
+    with pytest.raises(ScanError, match="Nothing answers at 127.0.0.1:1 .*ray start --head"):
+        _check_reachable("127.0.0.1:1")
+    assert time.monotonic() - started < 10  # Ray itself retries for minutes
+    _check_reachable("auto")  # left to Ray
+
+
 # -- on a real local Ray cluster --------------------------------------------------------------------------------------
 
 @pytest.mark.slow

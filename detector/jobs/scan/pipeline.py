@@ -19,6 +19,7 @@ import json
 import logging
 import math
 import os
+import socket
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -174,6 +175,8 @@ def start_ray(address: str | None = None, *, num_cpus: int | None = None) -> tup
     if ray.is_initialized():
         return False, _describe(ray)
     address = address or os.environ.get("RAY_ADDRESS") or None
+    if address:
+        _check_reachable(address)
     try:
         if address:
             ray.init(address=address, logging_level="ERROR", log_to_driver=False)
@@ -184,6 +187,18 @@ def start_ray(address: str | None = None, *, num_cpus: int | None = None) -> tup
         where = f"the Ray cluster at {address}" if address else "a local Ray cluster"
         raise ScanError(f"Could not connect to {where}: {exc}") from None
     return True, _describe(ray)
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Refuse a ``host:port`` that nothing answers at, at once: Ray itself retries a dead address for minutes."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if address == "auto" or not host or not port.isdigit():
+        return  # "auto" and other forms: Ray resolves them
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ScanError(f"Nothing answers at {address} ({exc.strerror or exc}). Start the cluster's head there with "
+                        f"`ray start --head`, or leave out --address to use a local cluster.") from None
 
 
 def _describe(ray) -> str:
