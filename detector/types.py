@@ -5,8 +5,10 @@ Nothing here imports anything else from the detector, so every module may import
 
 from __future__ import annotations
 
+import dataclasses
+import sys
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 LABELS = ("human", "ai")
 """Class names in class order: 0 is human, 1 is AI, so a model's P(class 1) is P(AI)."""
@@ -123,4 +125,31 @@ class SkippedLayer:
     how_to_enable: str
 
 
-__all__ = ["LABELS", "ArtifactFinding", "Contribution", "LayerResult", "Progress", "SkippedLayer", "no_progress", "progress_span"]
+def deep_nbytes(obj: Any) -> int:
+    """About how many bytes ``obj`` holds: its arrays' buffers (``nbytes``) plus every other object's
+    ``sys.getsizeof``, following dataclass fields, lists, tuples, sets and dicts, each object counted once.
+
+    What a cache counts against its byte budget (:class:`detector.lru.LruCache`).
+    """
+    seen: set[int] = set()
+    stack, total = [obj], 0
+    while stack:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if hasattr(item, "__array_interface__"):
+            total += int(item.nbytes) + sys.getsizeof(item, 0) * (item.base is not None)
+            continue
+        total += sys.getsizeof(item, 0)
+        if dataclasses.is_dataclass(item) and not isinstance(item, type):
+            stack.extend(getattr(item, f.name) for f in dataclasses.fields(item))
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            stack.extend(item)
+    return total
+
+
+__all__ = ["LABELS", "ArtifactFinding", "Contribution", "LayerResult", "Progress", "SkippedLayer", "deep_nbytes", "no_progress", "progress_span"]

@@ -119,3 +119,43 @@ def test_embedding_stats_zero_vector_and_bad_input():
     }
     with pytest.raises(ValueError, match="finite"):
         embedding_stats(np.array([1.0, np.nan]))
+
+
+@pytest.mark.parametrize("n", [100, 2047, 7 * 512 * 3, 7 * 512 * 3 + 1, 22050 * 4 + 17])
+def test_block_stft_equals_the_whole_track_stft(n, monkeypatch):
+    """Blocks of 7 frames against the one whole-track STFT (before the blocks): the magnitudes and every
+    feature made frame by frame from them are bit-identical; the mel product (and the MFCCs from it) goes
+    through BLAS, whose float32 summation order depends on the matrix's width and on OpenBLAS's threads
+    (the whole-track mel itself differs in the last bits between 1 and 2 threads), so those agree to rounding."""
+    import detector.features.spectral as spectral
+
+    monkeypatch.setattr(spectral, "BLOCK_FRAMES", 7)
+    y = SIGNALS["mix"](n / SAMPLE_RATE)[:n]
+    blocks, whole = spectral.spectral_frames(y), spectral._spectral_frames_whole(y)
+    for name in ("contrast", "flatness", "envelope"):
+        assert np.array_equal(getattr(blocks, name), getattr(whole, name)), name
+    np.testing.assert_allclose(blocks.mel_db, whole.mel_db, rtol=0, atol=1e-4)
+    np.testing.assert_allclose(blocks.mfcc, whole.mfcc, rtol=1e-6, atol=1e-3)
+    for key, value in whole.summary().items():
+        assert blocks.summary()[key] == pytest.approx(value, rel=1e-6, abs=1e-9), key  # float32 sums
+
+
+@pytest.mark.slow
+def test_the_features_do_not_depend_on_the_number_of_blas_threads(tmp_path):
+    """A 1-CPU scan worker and a 2-core dashboard must give the same report: librosa's dense float32 mel product
+    sums in a BLAS-thread-dependent order (its MFCCs differed in the 7th digit), ours does not."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import json, numpy as np; from detector.synthetic import signals; "
+            "from detector.features.spectral import spectral_frames; "
+            "f = spectral_frames(signals.song(60, 22050, seed=3)); "
+            "print(json.dumps({**f.summary(), 'mel': float(np.float64(f.mel_db).sum())}))")
+    root = Path(__file__).resolve().parent.parent
+    runs = [json.loads(subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True,
+                                      env={**os.environ, "OPENBLAS_NUM_THREADS": n, "OMP_NUM_THREADS": n}).stdout)
+            for n in ("1", "2")]
+    assert runs[0] == runs[1]

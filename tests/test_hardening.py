@@ -378,7 +378,8 @@ def test_caches_are_bounded():
     import pages._shared as shared
 
     assert 0 < shared.FEATURE_CACHE_SIZE <= 64, "the feature cache must be bounded"
-    assert "LruCache(FEATURE_CACHE_SIZE)" in (PROJECT / "pages" / "_shared.py").read_text()
+    assert "LruCache(FEATURE_CACHE_SIZE, max_bytes=FEATURE_CACHE_BYTES)" in (PROJECT / "pages" / "_shared.py").read_text()
+    assert 0 < shared.FEATURE_CACHE_BYTES <= 2**30, "the feature cache must be bounded in bytes"
     assert 0 < shared.MAX_SESSION_TRACKS <= 64
     source = (PROJECT / "pages" / "_shared.py").read_text()
     assert "while len(loaded) >= MAX_SESSION_TRACKS" in source, "session tracks are evicted at the bound"

@@ -67,3 +67,32 @@ def test_a_failed_computation_caches_nothing():
 def test_size_must_be_positive():
     with pytest.raises(ValueError, match="at least 1"):
         LruCache(0)
+
+
+def test_a_byte_budget_evicts_the_least_recently_used_first():
+    import numpy as np
+
+    cache = LruCache[np.ndarray](10, max_bytes=3000)
+    for key in "abc":
+        cache.get_or_compute(key, lambda: np.zeros(1000, np.uint8))
+    assert cache.nbytes == 3000 and len(cache) == 3
+    cache.get("a")  # "b" is now the least recently used
+    cache.get_or_compute("d", lambda: np.zeros(1500, np.uint8))
+    assert "b" not in cache and "c" not in cache and "a" in cache and "d" in cache
+    assert cache.nbytes == 2500 and cache.usage().nbytes == 2500 and cache.usage().max_bytes == 3000
+    cache.get_or_compute("huge", lambda: np.zeros(5000, np.uint8))  # over the whole budget: kept alone
+    assert list(cache._values) == ["huge"] and cache.nbytes == 5000
+    assert "1 of at most 10 entries" in cache.usage().describe()
+
+
+def test_values_are_measured_deeply_when_they_have_no_nbytes():
+    import numpy as np
+
+    from detector.types import deep_nbytes
+
+    value = {"a": np.zeros(4000, np.uint8), "b": (np.zeros(2000, np.uint8), "text")}
+    assert 6000 < deep_nbytes(value) < 7000
+    shared = np.zeros(10_000, np.uint8)
+    assert deep_nbytes([shared, shared]) < 11_000  # counted once
+    with pytest.raises(ValueError, match="max_bytes"):
+        LruCache(1, max_bytes=0)

@@ -2,7 +2,9 @@
 
 Everything is decoded in memory with libsndfile (through ``soundfile``), down-mixed
 to mono block by block and resampled with soxr as it streams, so a long file never
-holds more than one block of multichannel audio and the audio is never written to disk.
+holds more than one block of multichannel audio (three chunks of about 36 s when a long MP3,
+Vorbis or FLAC file is decoded on two cores, :mod:`detector.audio.parallel`) and the audio is
+never written to disk.
 
 Every problem a person can cause (wrong format, corrupt, empty, too short, too long,
 silent, NaN samples) raises :class:`AudioError` with a message meant for that person.
@@ -18,6 +20,7 @@ import hashlib
 import io
 import os
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import BinaryIO, Union
 
 import numpy as np
@@ -26,8 +29,10 @@ import soxr
 
 from ..errors import DetectorError
 from ..types import Progress
+from .buffers import GrowingArray, downmix
 from .damage import StderrTap, damage_in
 from .formats import SUPPORTED_FORMATS
+from .parallel import NotParallel, eligible, parallel_blocks, reopener
 
 AudioSource = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO]
 
@@ -271,7 +276,7 @@ def decode_rates(
                 fh.seek(position)
             resolved = tuple(snd.samplerate if rate is None else rate for rate in rates)
             outputs, warnings = _read_mono(snd, tuple(dict.fromkeys(resolved)), max_duration, size=size,
-                                           progress=progress)
+                                           progress=progress, reopen=reopener(source, fh))
             label, source_rate, channels = _format_label(snd), snd.samplerate, snd.channels
     finally:
         if owned:
@@ -293,7 +298,7 @@ def _check_samples(samples: np.ndarray, sample_rate: int, min_duration: float) -
         raise AudioError(
             f"The track is too short: {_fmt_seconds(duration)}; at least {_fmt_seconds(min_duration)} is needed."
         )
-    peak = float(np.max(np.abs(samples)))
+    peak = float(np.maximum(np.max(samples), -np.min(samples)))  # max |x| (NaN stays NaN) without an |x| copy
     if not peak <= MAX_PEAK:  # also NaN/inf, which resampling a near-float32-max spike can produce
         level = f"{peak:.3g}" if np.isfinite(peak) else "infinity"
         raise AudioError(
@@ -302,17 +307,6 @@ def _check_samples(samples: np.ndarray, sample_rate: int, min_duration: float) -
         )
     if peak < SILENCE_PEAK:
         raise AudioError("The track is silent (every sample is below -100 dBFS), so there is nothing to analyse.")
-
-
-def _downmix(block: np.ndarray) -> np.ndarray:
-    """Average the channels of a (frames, channels) block; a column loop beats ``mean(axis=1)``."""
-    mono = block[:, 0].copy()
-    with np.errstate(over="ignore"):  # absurd float samples overflow to inf, which decode() then refuses
-        for ch in range(1, block.shape[1]):
-            mono += block[:, ch]
-    if block.shape[1] > 1:
-        mono /= np.float32(block.shape[1])
-    return mono
 
 
 def _too_long(length: str, max_duration: float) -> AudioError:
@@ -332,24 +326,28 @@ def _check_header(snd: sf.SoundFile, max_duration: float) -> None:
 
 def _read_mono(
     snd: sf.SoundFile, rates: tuple[int, ...], max_duration: float, *, size: int = 0,
-    progress: Progress | None = None,
+    progress: Progress | None = None, reopen: Callable[[], BinaryIO] | None = None,
 ) -> tuple[dict[int, np.ndarray], list[str]]:
     """Stream ``snd`` block by block into mono float32 at each of ``rates``.
 
     ``size`` is the encoded file's length in bytes (it turns skipped bytes into seconds);
-    ``progress`` is told the share of the header's frames read after every block.
+    ``progress`` is told the share of the header's frames read after every block. With
+    ``reopen`` (a new file object over the same bytes), a long compressed file is decoded on
+    two cores (:mod:`detector.audio.parallel`), to the same samples; a file that cannot be
+    shown to decode identically that way is decoded serially.
     """
     _check_header(snd, max_duration)
     claimed = snd.frames / snd.samplerate
     max_frames = int(max_duration * snd.samplerate) + 1
-    resamplers = {
-        rate: soxr.ResampleStream(snd.samplerate, rate, 1, dtype="float32", quality="HQ")
-        if snd.samplerate != rate
-        else None
-        for rate in rates
-    }
-    chunks: dict[int, list[np.ndarray]] = {rate: [] for rate in rates}
-    frames_read = 0
+    if reopen is not None and eligible(snd, _BLOCK):
+        streams = _Streams(snd, rates, max_duration, progress)
+        try:
+            for block in parallel_blocks(snd, reopen, _BLOCK, max_frames):
+                streams.push(block)
+            return streams.outputs(), []
+        except NotParallel:
+            pass  # damaged, truncated or not sample-exact: decode serially, as always
+    streams = _Streams(snd, rates, max_duration, progress)
     warnings: list[str] = []
     log_before = snd.extra_info
     tap = StderrTap() if snd.format == "MP3" else None
@@ -361,31 +359,18 @@ def _read_mono(
                 with tap:
                     block = snd.read(_BLOCK, dtype="float32", always_2d=True)
         except (sf.LibsndfileError, RuntimeError) as exc:
-            if frames_read == 0:
+            if streams.frames_read == 0:
                 raise AudioError(
                     f"The audio data is corrupt and could not be decoded. (Decoder says: {_decoder_reason(exc)})"
                 ) from None
             warnings.append(
-                f"The file is damaged after {_fmt_seconds(frames_read / snd.samplerate)}; only the audio before that was analysed."
+                f"The file is damaged after {_fmt_seconds(streams.frames_read / snd.samplerate)}; only the audio before that was analysed."
             )
-            for rate, resampler in resamplers.items():
-                if resampler is not None:  # flush the resampler's tail, or the last ~20 ms before the damage are lost
-                    chunks[rate].append(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
+            streams.flush()  # the resamplers' tail, or the last ~20 ms before the damage are lost
             break
-        n = block.shape[0]
-        last = n < _BLOCK
-        frames_read += n
-        if frames_read > max_frames:
-            raise _too_long(f"more than {_fmt_seconds(max_duration)}", max_duration)
-        mono = _downmix(block)
-        if not np.all(np.isfinite(mono)):
-            raise AudioError("The file contains NaN or infinite sample values, so it cannot be analysed.")
-        for rate, resampler in resamplers.items():
-            chunks[rate].append(resampler.resample_chunk(mono, last=last) if resampler else mono)
-        if progress is not None and snd.frames > 0:
-            progress(min(frames_read / snd.frames, 1.0), "Decoding")
-        if last:
+        if streams.push(block):
             break
+    frames_read = streams.frames_read
     log = snd.extra_info
     # libsndfile logs some events twice (Ogg's skips), mpg123 prints each once
     events, skipped = damage_in(dict.fromkeys(log[len(log_before):].splitlines()) if log.startswith(log_before) else ())
@@ -407,8 +392,48 @@ def _read_mono(
             f"The file's header promises {_fmt_seconds(claimed)} but it holds only "
             f"{_fmt_seconds(frames_read / snd.samplerate)}; the audio present was analysed."
         )
-    outputs = {
-        rate: np.ascontiguousarray(np.concatenate(parts) if parts else np.zeros(0, np.float32), dtype=np.float32)
-        for rate, parts in chunks.items()
-    }
+    outputs = streams.outputs()
     return outputs, warnings
+
+
+class _Streams:
+    """Down-mixes decoded blocks and feeds one soxr stream per rate; the serial and the parallel decode share it."""
+
+    def __init__(self, snd: sf.SoundFile, rates: tuple[int, ...], max_duration: float,
+                 progress: Progress | None) -> None:
+        self.max_duration, self.progress, self.total = max_duration, progress, snd.frames
+        self.max_frames = int(max_duration * snd.samplerate) + 1
+        self.resamplers = {
+            rate: soxr.ResampleStream(snd.samplerate, rate, 1, dtype="float32", quality="HQ")
+            if snd.samplerate != rate else None
+            for rate in rates
+        }
+        # one preallocated array per rate, sized from the header: no list of blocks to join at the end (which held
+        # every output twice at once), and a header that under-states the length only makes an array grow
+        self.chunks = {rate: GrowingArray(int(snd.frames * rate / snd.samplerate) + 4096) for rate in rates}
+        self.frames_read = 0
+
+    def push(self, block: np.ndarray) -> bool:
+        """Take one decoded (frames, channels) block; ``True`` when it was the last (shorter than a block)."""
+        n = block.shape[0]
+        last = n < _BLOCK
+        self.frames_read += n
+        if self.frames_read > self.max_frames:
+            raise _too_long(f"more than {_fmt_seconds(self.max_duration)}", self.max_duration)
+        mono = downmix(block)
+        if not np.all(np.isfinite(mono)):
+            raise AudioError("The file contains NaN or infinite sample values, so it cannot be analysed.")
+        for rate, resampler in self.resamplers.items():
+            self.chunks[rate].append(resampler.resample_chunk(mono, last=last) if resampler else mono)
+        if self.progress is not None and self.total > 0:
+            self.progress(min(self.frames_read / self.total, 1.0), "Decoding")
+        return last
+
+    def flush(self) -> None:
+        """End every resampler's stream early (decoding stopped at damage)."""
+        for rate, resampler in self.resamplers.items():
+            if resampler is not None:
+                self.chunks[rate].append(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
+
+    def outputs(self) -> dict[int, np.ndarray]:
+        return {rate: out.array() for rate, out in self.chunks.items()}

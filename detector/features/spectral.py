@@ -14,6 +14,7 @@ Defined values for degenerate input (never NaN):
 
 from __future__ import annotations
 
+import functools
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -109,6 +110,14 @@ def spectral_contrast(S: np.ndarray, sr: int = SAMPLE_RATE, n_bands: int = 6, fm
     compare the result with librosa's element by element. Half the spectral path's
     time went to that sort.
     """
+    peak, valley = _contrast_bands(S, sr, n_bands, fmin, quantile)
+    return librosa.power_to_db(peak) - librosa.power_to_db(valley)
+
+
+def _contrast_bands(S: np.ndarray, sr: int = SAMPLE_RATE, n_bands: int = 6, fmin: float = 200.0,
+                    quantile: float = 0.02) -> tuple[np.ndarray, np.ndarray]:
+    """The mean of each octave band's highest and lowest ``quantile`` of bins, per frame: (peak, valley),
+    each (n_bands + 1, T); spectral contrast is their ratio in dB."""
     freq = librosa.fft_frequencies(sr=sr, n_fft=2 * (S.shape[-2] - 1))
     octa = np.zeros(n_bands + 2)
     octa[1:] = fmin * (2.0 ** np.arange(0, n_bands + 1))
@@ -126,23 +135,100 @@ def spectral_contrast(S: np.ndarray, sr: int = SAMPLE_RATE, n_bands: int = 6, fm
         part = np.sort(sub, axis=0) if 2 * n >= m else np.partition(sub, (n - 1, m - n), axis=0)
         valley[k] = np.mean(part[:n], axis=0)
         peak[k] = np.mean(part[m - n :], axis=0)
-    return librosa.power_to_db(peak) - librosa.power_to_db(valley)
+    return peak, valley
 
 
 def waveform_envelope(y: np.ndarray, hop: int = HOP) -> np.ndarray:
     """Minimum and maximum of each block of ``hop`` samples: a (2, ceil(N / hop)) array."""
     y = np.asarray(y, dtype=np.float32)
-    blocks = np.pad(y, (0, -y.size % hop), mode="edge").reshape(-1, hop)
-    return np.stack([blocks.min(axis=1), blocks.max(axis=1)])
+    whole = y.size // hop * hop  # the full blocks as a view; only the short tail is padded (with its last value)
+    blocks = y[:whole].reshape(-1, hop)
+    envelope = np.empty((2, -(-y.size // hop)), np.float32)
+    np.min(blocks, axis=1, out=envelope[0, :blocks.shape[0]])
+    np.max(blocks, axis=1, out=envelope[1, :blocks.shape[0]])
+    if whole < y.size:
+        envelope[:, -1] = y[whole:].min(), y[whole:].max()
+    return envelope
+
+
+BLOCK_FRAMES = 1024
+"""STFT frames per block (about 24 s at 22.05 kHz): the largest array :func:`spectral_frames` holds is
+one block's spectrogram, 1025 x 1024 complex64 (8 MiB), whatever the track's length."""
+
+
+def _padded(y: np.ndarray, start: int, stop: int, pad: int) -> np.ndarray:
+    """``np.pad(y, pad)[start:stop]`` (zeros, librosa's default ``pad_mode``), copying only at the edges."""
+    lo, hi = start - pad, stop - pad
+    if lo >= 0 and hi <= y.size:
+        return y[lo:hi]
+    out = np.zeros(stop - start, dtype=y.dtype)
+    a, b = max(lo, 0), min(hi, y.size)
+    if b > a:
+        out[a - lo : b - lo] = y[a:b]
+    return out
+
+
+@functools.lru_cache(maxsize=4)
+def _mel_basis(sr: int) -> "scipy.sparse.csr_array":
+    """librosa's mel filter bank (``melspectrogram``'s defaults) as a sparse matrix.
+
+    Each of the 128 filters spans a few dozen of the 1,025 bins, so the product is about 30 times less
+    arithmetic than the dense one, and its sums run in one fixed order: a dense float32 product goes
+    through BLAS, whose summation order, and so the last bits of the result, change with the number of
+    threads and the matrix's width (a 2-core laptop and a 1-CPU scan worker would disagree in the 7th digit).
+    """
+    import scipy.sparse
+
+    return scipy.sparse.csr_array(librosa.filters.mel(sr=sr, n_fft=N_FFT, n_mels=N_MELS).astype(np.float32))
+
+
+def _block(y: np.ndarray, first: int, last: int, sr: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Frames ``first`` to ``last`` of :func:`spectral_frames`: mel power, flatness, contrast peak and valley.
+
+    librosa's centred STFT of the whole track, cut to these frames, is the uncentred STFT of
+    the zero-padded track cut to the samples they cover, column for column; every feature
+    below is computed frame by frame, so the blocks join into exactly the whole-track arrays.
+    """
+    S = np.abs(librosa.stft(_padded(y, first * HOP, (last - 1) * HOP + N_FFT, N_FFT // 2),
+                            n_fft=N_FFT, hop_length=HOP, center=False))
+    peak, valley = _contrast_bands(S, sr)
+    mel = (_mel_basis(sr) @ (S**2)).astype(np.float32, copy=False)
+    flatness = librosa.feature.spectral_flatness(S=S, n_fft=N_FFT, hop_length=HOP)[0]
+    return mel, flatness, peak, valley
 
 
 def spectral_frames(y: np.ndarray, sr: int = SAMPLE_RATE) -> SpectralFrames:
     """Compute MFCC, spectral contrast and flatness per frame from one STFT.
 
-    ``y`` is mono audio at ``sr`` (the original detector used 22,050 Hz). Spectral
-    contrast runs in a second thread beside the mel/MFCC/flatness work (numpy's
-    partition and matrix products release the GIL).
+    ``y`` is mono audio at ``sr`` (the original detector used 22,050 Hz). The STFT is
+    computed in blocks of :data:`BLOCK_FRAMES` frames, two blocks at a time on two threads
+    (numpy's FFT, partition and matrix products release the GIL), and only the small
+    per-frame results are kept: memory stays flat in the track's length. The dB scalings,
+    whose 80 dB floor is relative to the whole track's maximum, and the MFCCs' DCT run on
+    the joined arrays, so every value equals the whole-track computation's bit for bit
+    (``tests/test_features.py``).
     """
+    y = np.asarray(y, dtype=np.float32)
+    n_frames = 1 + y.size // HOP  # librosa's centred framing
+    starts = range(0, n_frames, BLOCK_FRAMES)
+    mel = np.empty((N_MELS, n_frames), np.float32)
+    flatness = np.empty(n_frames, np.float32)
+    peak, valley = np.empty((7, n_frames)), np.empty((7, n_frames))
+
+    def fill(first: int) -> None:
+        last = min(first + BLOCK_FRAMES, n_frames)
+        mel[:, first:last], flatness[first:last], peak[:, first:last], valley[:, first:last] = _block(y, first, last, sr)
+
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(fill, starts))
+    mel_db = librosa.power_to_db(mel)
+    mfcc = librosa.feature.mfcc(S=mel_db, n_mfcc=N_MFCC)
+    contrast = librosa.power_to_db(peak) - librosa.power_to_db(valley)
+    return SpectralFrames(mfcc, contrast, flatness, mel_db.astype(np.float32), sr, HOP, waveform_envelope(y))
+
+
+def _spectral_frames_whole(y: np.ndarray, sr: int = SAMPLE_RATE) -> SpectralFrames:
+    """:func:`spectral_frames` as it was before the blocks (one whole-track STFT): the tests' yardstick."""
     y = np.asarray(y, dtype=np.float32)
     S = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP))
     with ThreadPoolExecutor(1) as pool:
@@ -167,6 +253,6 @@ def reference_spectral_summary(y: np.ndarray, sr: int = SAMPLE_RATE) -> dict[str
 
 
 __all__ = [
-    "HOP", "N_FFT", "N_MELS", "N_MFCC", "SAMPLE_RATE", "SUMMARY_NAMES", "SpectralFrames", "reference_spectral_summary",
+    "BLOCK_FRAMES", "HOP", "N_FFT", "N_MELS", "N_MFCC", "SAMPLE_RATE", "SUMMARY_NAMES", "SpectralFrames", "reference_spectral_summary",
     "spectral_contrast", "spectral_frames", "summarize_frames", "waveform_envelope",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..types import SkippedLayer
+from ..types import SkippedLayer, deep_nbytes
 from .comb import Comb
 from .embedding import ClapFeatures
 from .fakeprint import Fakeprint
@@ -41,6 +41,11 @@ class TrackFeatures:
     fakeprint: Fakeprint | None = None
     comb: Comb | None = None
     artifacts_skipped: SkippedLayer | None = None
+
+    @property
+    def nbytes(self) -> int:
+        """About how many bytes these features hold in memory (arrays and all): a cache's measure."""
+        return deep_nbytes(self)
 
 
 def segment_bounds(duration: float, seconds: float) -> list[tuple[float, float]]:

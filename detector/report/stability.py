@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ..layers.heuristics import Thresholds
+from ..types import deep_nbytes
 
 Summary = Literal["stable", "fragile", "inconclusive"]
 SUMMARY_WORDS = {"stable": "Stable", "fragile": "Fragile", "inconclusive": "Inconclusive"}
@@ -90,6 +91,11 @@ class Stability:
     band: tuple[float, float]
     perturbation_set: str = "standard"
     seconds: float = field(default=0.0, compare=False)
+
+    @property
+    def nbytes(self) -> int:
+        """About how many bytes this result holds in memory: a cache's measure."""
+        return deep_nbytes(self)
 
     @property
     def title(self) -> str:

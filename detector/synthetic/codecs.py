@@ -9,6 +9,7 @@ import soundfile as sf
 
 MP3_KBPS = (32, 320)
 """libsndfile's constant-bitrate MP3 maps compression level 0..1 linearly onto 320..32 kbps."""
+_OGG_BLOCK = 1 << 20  # frames per write to libsndfile's Ogg encoders (about 24 s at 44.1 kHz)
 
 
 def encode(samples: np.ndarray, sr: int, codec: str = "WAV", kbps: int | None = None) -> bytes:
@@ -27,7 +28,13 @@ def encode(samples: np.ndarray, sr: int, codec: str = "WAV", kbps: int | None = 
         sf.write(buf, samples, sr, format="MP3", compression_level=level, bitrate_mode="CONSTANT")
     elif codec in ("VORBIS", "OPUS"):
         level = None if kbps is None else float(np.clip(1.0 - kbps / 256.0, 0.0, 1.0))
-        sf.write(buf, samples, sr, format="OGG", subtype=codec, compression_level=level)
+        samples = np.asarray(samples)
+        channels = 1 if samples.ndim == 1 else samples.shape[1]
+        with sf.SoundFile(buf, "w", sr, channels, format="OGG", subtype=codec, compression_level=level) as out:
+            # libsndfile 1.2.2's Vorbis writer crashes (SIGSEGV) on one write of a minute of stereo audio, so
+            # write at most _OGG_BLOCK frames at a time (a shorter input is still one write, as before)
+            for start in range(0, max(samples.shape[0], 1), _OGG_BLOCK):
+                out.write(samples[start:start + _OGG_BLOCK])
     else:
         raise ValueError(f"Unknown codec {codec!r}.")
     return buf.getvalue()

@@ -1,0 +1,105 @@
+"""Decoding on two cores (detector.audio.parallel) gives a serial decode's samples, or falls back to one."""
+
+from __future__ import annotations
+
+import io
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from detector.audio import decode_rates
+from detector.audio import parallel
+from detector.synthetic import encode, song
+
+DECODE = sys.modules["detector.audio.decode"]
+SR = 44100
+
+
+@pytest.fixture(scope="module")
+def stereo() -> np.ndarray:
+    return song(14.0, SR, seed=3, stereo=True)
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """Chunks of two blocks, so that a 14 s track is cut into several (a real one needs over a minute)."""
+    monkeypatch.setattr(parallel, "CHUNK_BLOCKS", 2)
+    calls = []
+    real = DECODE.parallel_blocks
+
+    def spy(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(DECODE, "parallel_blocks", spy)
+    return calls
+
+
+def _serial(data, rates, monkeypatch):
+    with monkeypatch.context() as m:
+        m.setattr(DECODE, "eligible", lambda *args: False)
+        return decode_rates(data, rates)
+
+
+@pytest.mark.parametrize("codec", ["MP3", "VORBIS", "FLAC"])
+def test_parallel_decoding_equals_serial_sample_for_sample(codec, stereo, small_chunks, monkeypatch):
+    data = encode(stereo, SR, codec)
+    rates = (22050, None, 48000)
+    fast = decode_rates(data, rates)
+    assert small_chunks, "the parallel path did not run"
+    for a, b in zip(fast, _serial(data, rates, monkeypatch)):
+        assert a.sample_rate == b.sample_rate and a.warnings == b.warnings == ()
+        assert a.samples.dtype == np.float32 and np.array_equal(a.samples, b.samples)
+
+
+def test_a_path_is_decoded_in_parallel_too(stereo, small_chunks, tmp_path, monkeypatch):
+    path = tmp_path / "t.mp3"
+    path.write_bytes(encode(stereo, SR, "MP3"))
+    fast = decode_rates(path, (22050,))[0]
+    assert small_chunks and np.array_equal(fast.samples, _serial(path, (22050,), monkeypatch)[0].samples)
+
+
+def test_damaged_file_falls_back_to_the_serial_decode_and_its_warning(stereo, small_chunks, monkeypatch):
+    data = bytearray(encode(stereo, SR, "VORBIS"))
+    mid = len(data) // 2
+    data[mid:mid + 4000] = bytes(4000)  # an Ogg page lost in the middle
+    fast = decode_rates(bytes(data), (22050,))[0]
+    slow = _serial(bytes(data), (22050,), monkeypatch)[0]
+    assert small_chunks, "the parallel path was not tried"
+    assert fast.warnings == slow.warnings and fast.warnings, "the damage warning must survive"
+    assert np.array_equal(fast.samples, slow.samples)
+
+
+def test_chunks_that_do_not_join_are_refused(stereo, monkeypatch):
+    monkeypatch.setattr(parallel, "CHUNK_BLOCKS", 2)
+    real, other = encode(stereo, SR, "FLAC"), encode(stereo[::-1].copy(), SR, "FLAC")
+    opened = []
+
+    def reopen():  # the first chunk from the real file, every later one from another file of the same shape
+        opened.append(1)
+        return io.BytesIO(real if len(opened) == 1 else other)
+
+    with sf.SoundFile(io.BytesIO(real)) as snd, pytest.raises(parallel.NotParallel, match="sample for sample"):
+        for _ in parallel.parallel_blocks(snd, reopen, 1 << 16, 10**9):
+            pass
+
+
+def test_opus_and_short_files_are_decoded_serially(stereo):
+    x48 = song(14.0, 48000, seed=3, stereo=True)
+    with sf.SoundFile(io.BytesIO(encode(x48, 48000, "OPUS"))) as snd:
+        assert not parallel.eligible(snd, 1 << 16)  # libsndfile's Opus seek costs as much as decoding
+    with sf.SoundFile(io.BytesIO(encode(stereo, SR, "MP3"))) as snd:
+        assert not parallel.eligible(snd, 1 << 16)  # 14 s: under two chunks of the default size
+        assert parallel.eligible(snd, 1 << 12)
+
+
+def test_a_header_promising_more_than_the_file_holds_decodes_serially(stereo, small_chunks, monkeypatch):
+    data = encode(stereo, SR, "FLAC")
+    cut = data[: len(data) * 2 // 5]  # FLAC's header still promises every frame
+    fast = decode_rates(cut, (22050,))[0]
+    slow = _serial(cut, (22050,), monkeypatch)[0]
+    assert small_chunks, "the parallel path was not tried"
+    assert fast.warnings == slow.warnings and fast.warnings
+    assert np.array_equal(fast.samples, slow.samples)
