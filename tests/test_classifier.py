@@ -418,7 +418,7 @@ def test_clap_vectors_are_extracted_with_the_encoder_and_cached_per_checkpoint(d
     cache = VectorCache(tmp_path / "cache")
     first = extract_vectors(ds, CLAP, clap=Encoder(), cache=cache)
     assert first.X.shape == (20, 512) and first.cache_hits == 0 and all(isinstance(e, Encoder) for e in seen)
-    assert first.clap_checkpoint == {"checkpoint": "music.pt", "checkpoint_sha256": "c" * 64}
+    assert first.clap_checkpoint == {"checkpoint": "music.pt", "checkpoint_sha256": "c" * 64, "precision": "fp32"}
     assert len(list((tmp_path / "cache" / ("clap-512-v1@" + "c" * 16)).glob("*.npy"))) == 20
     again = extract_vectors(ds, CLAP, clap=Encoder(), cache=cache)
     assert again.cache_hits == 20 and np.array_equal(again.X, first.X)
@@ -442,6 +442,6 @@ def test_training_twice_with_a_real_clap_encoder_saves_both_times(encoder, tmp_p
         result = train_dataset(load_dataset(data), CLAP, clap=encoder, folds=2, test_size=0)
         card = save_model(result, tmp_path / f"clap-{run}.skops")
         card_files.append(json.loads(card_path(tmp_path / f"clap-{run}.skops").read_text()))
-        assert card["clap"] == {"checkpoint": encoder.name, "checkpoint_sha256": encoder.sha256}
+        assert card["clap"] == {"checkpoint": encoder.name, "checkpoint_sha256": encoder.sha256, "precision": "fp32"}
     assert card_files[0]["clap"] == card_files[1]["clap"]
     assert load_model(tmp_path / "clap-1.skops").feature_set is CLAP

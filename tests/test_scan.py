@@ -33,6 +33,7 @@ from detector.synthetic import signals
 from detector.synthetic.decoders import DecoderSpec, through_decoder
 
 PROJECT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.usefixtures("data_env")  # one data folder for the module: the Ray workers see the same one
 BAD = {"corrupt.mp3": "not audio or corrupt", "empty.wav": "empty file", "silent.wav": "silent",
        "short.wav": "too short"}
 
@@ -73,7 +74,7 @@ def long_catalogue(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def cluster():
+def cluster(data_env):
     ray = pytest.importorskip("ray")
     ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
     yield ray
@@ -337,3 +338,18 @@ def test_stability_is_checked_and_a_scan_without_it_is_not_done_for_one_with_it(
     row = read_scan(tmp_path / "out").rows.set_index("path").loc[str(catalogue / "a.wav")]
     assert row["stability"] in ("stable", "fragile", "inconclusive") and row["stability_spread"] >= 0
     assert row_report(row).stability.ran and len(row_report(row).stability.perturbations) == 2
+
+
+@pytest.mark.slow
+def test_clap_actors_load_the_checkpoint_once_and_rows_equal_analyze_with_clap(cluster, catalogue, tiny_ckpt, encoder,
+                                                                               tmp_path):
+    items = [i for i in scan_items(catalogue) if i.path.endswith(("a.wav", "b.mp3", "empty.wav"))]
+    summary = run_scan(items, tmp_path / "out", ScanConfig(clap_checkpoint=str(tiny_ckpt)), workers=2)
+    rows = read_scan(tmp_path / "out").rows.set_index("path")
+    assert summary.progress.analysed == 2 and summary.progress.reasons == {"empty file": 1}
+    for item in [i for i in items if not i.path.endswith("empty.wav")]:
+        row, expected = rows.loc[item.path], analyze(item.path, clap=encoder)
+        assert "clap" in expected.layers and row["clap.score"] == expected.layers["clap"].score
+        assert {**row_report(row).to_dict(), "timings": {}} == {**expected.to_dict(), "timings": {}}
+    assert rows["profile"].nunique() == 1 and rows["profile"].iloc[0] == summary.profile != \
+        run_scan(items[:1], tmp_path / "spectral", ScanConfig(), workers=1).profile  # the checkpoint is in the profile

@@ -75,10 +75,12 @@ def analysis_profile(
     model: _Model | None = None,
     segment_seconds: float = DEFAULT_SEGMENT_SECONDS,
 ) -> str:
-    """The history key of an analysis: the thresholds, the CLAP checkpoint, the classifier, the segment length.
+    """The history key of an analysis: the thresholds, the CLAP checkpoint and precision, the classifier, the
+    segment length.
 
-    A component that is off (None) or at its default is left out, so a profile id
-    stays the same when a new optional component is introduced.
+    A component that is off (None) or at its default is left out (the CLAP precision
+    counts only away from fp32), so a profile id stays the same when a new optional
+    component is introduced.
 
     Raises
     ------
@@ -97,6 +99,9 @@ def analysis_profile(
             raise ValueError(f"Cannot tell which {key} component this is (it has no {attribute}), so stored "
                              "analyses cannot be matched to it.")
         components[key] = ident
+    precision = getattr(clap, "precision", "fp32") if clap is not None else "fp32"
+    if precision != "fp32":
+        components["clap_precision"] = str(precision)
     return profile_id(thresholds, components)
 
 

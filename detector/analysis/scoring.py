@@ -60,7 +60,9 @@ class Classifier(Protocol):
 def versions(clap: ClapFeatures | None = None) -> dict[str, str]:
     """Versions of the detector and of every library that shapes its numbers.
 
-    When the CLAP layer ran, also torch, laion-clap and the checkpoint (name and SHA-256).
+    When the CLAP layer ran, also torch, laion-clap, the checkpoint (name and SHA-256) and the
+    precision its linear layers ran in (``clap_precision``: fp32, int8 or bf16; reports from
+    before it was recorded ran fp32, see :func:`detector.layers.clap.recorded_precision`).
     """
     out = {"detector": __version__, "libsndfile": sf.__libsndfile_version__}
     for pkg in ("numpy", "scipy", "librosa", "soundfile", "soxr"):
@@ -70,7 +72,20 @@ def versions(clap: ClapFeatures | None = None) -> dict[str, str]:
         out["clap_checkpoint"] = clap.checkpoint
         out["clap_checkpoint_sha256"] = clap.checkpoint_sha256
         out["clap_architecture"] = clap.architecture
+        out["clap_precision"] = clap.precision
     return out
+
+
+def precision_warnings(clap: ClapFeatures | None, model: Classifier | None) -> tuple[str, ...]:
+    """A warning when ``model`` was trained on CLAP embeddings of another precision than ``clap``'s.
+
+    Models say so through a ``clap_precision`` attribute (:class:`detector.layers.classifier.TrainedModel`:
+    None for models that do not take CLAP embeddings).
+    """
+    trained = getattr(model, "clap_precision", None) if model is not None else None
+    if clap is None or trained is None or trained == clap.precision:
+        return ()
+    return (clap_layer.mismatch_warning(clap.precision, trained, getattr(model, "name", "in use")),)
 
 
 def verdict(score: float, thresholds: Thresholds) -> tuple[str, Call]:
@@ -192,7 +207,7 @@ def score(
         segments=scored,
         segment_seconds=track.segment_seconds,
         artifacts=finding,
-        warnings=track.warnings,
+        warnings=track.warnings + precision_warnings(clap, model),
         thresholds=thresholds.to_dict(),
         timings=timings,
         versions={**versions(clap), **(model.identity() if model is not None else {})},
@@ -256,5 +271,5 @@ def _rescored_result(result: PerturbedResult, thresholds: Thresholds, classifier
                    layers={n: layer.score for n, layer in layers.items()})
 
 
-__all__ = ["NO_CLASSIFIER", "Classifier", "best_window", "decider", "perturbed_result", "rescore", "score", "verdict",
-           "versions"]
+__all__ = ["NO_CLASSIFIER", "Classifier", "best_window", "decider", "perturbed_result", "precision_warnings", "rescore",
+           "score", "verdict", "versions"]

@@ -35,6 +35,8 @@ unusable model or an unusable history database.
 LAION-CLAP checkpoint (``--clap-checkpoint``, ``$CLAP_CHECKPOINT`` or
 ``<data dir>/models/clap/*.pt``; ``--no-clap`` turns it off). It is loaded once for all
 files; if it cannot be, the reason goes to stderr and the spectral layer carries on.
+``--clap-precision fp32|int8|bf16`` sets the precision of its linear layers (default fp32;
+see :mod:`detector.layers.clap.precision`); reports and model cards record it.
 """
 
 from __future__ import annotations

@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         config = ScanConfig(
             thresholds=thresholds, profile_name=Path(args.profile).stem if args.profile else "defaults",
-            model_path=args.model, clap_checkpoint=_checkpoint(args),
+            model_path=args.model, clap_checkpoint=_checkpoint(args), clap_precision=args.clap_precision,
             segment_seconds=args.segment_seconds or DEFAULT_SEGMENT_SECONDS,
             max_duration=args.max_duration or DEFAULT_MAX_DURATION,
             stability=args.stability, perturbations=args.perturbations)

@@ -21,6 +21,8 @@ class ClapFeatures:
     L2-normalised 512-dim embedding per 10 s window and ``aggregate`` their
     re-normalised mean. ``stats`` are the embedding statistics of the aggregate;
     ``window_stats`` those of each window. ``checkpoint`` is the checkpoint's file name.
+    ``precision`` is the precision of the encoder's linear layers (``"fp32"``, ``"int8"``
+    or ``"bf16"``; see :mod:`detector.layers.clap.precision`).
     """
 
     checkpoint: str
@@ -31,6 +33,7 @@ class ClapFeatures:
     window_bounds: tuple[tuple[float, float], ...]
     stats: dict[str, float]
     window_stats: tuple[dict[str, float], ...]
+    precision: str = "fp32"
 
 
 def embedding_stats(vector: np.ndarray) -> dict[str, float]:

@@ -6,9 +6,10 @@ never imports it.
 
 from .codecs import encode
 from .decoders import DecoderSpec, through_decoder
+from .labelled import labelled_set
 from .signals import KINDS, chords, drone, drums, harmonic_tone, material, noise, song, speech
 
 __all__ = [
-    "KINDS", "DecoderSpec", "chords", "encode", "drone", "drums", "harmonic_tone", "material", "noise", "song", "speech",
-    "through_decoder",
+    "KINDS", "DecoderSpec", "chords", "encode", "drone", "drums", "harmonic_tone", "labelled_set", "material", "noise",
+    "song", "speech", "through_decoder",
 ]

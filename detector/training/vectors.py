@@ -13,24 +13,26 @@ from ..audio import AudioError, sha256_of
 from ..config import data_dir
 from ..features.vectors import CLAP, FeatureSet, FeatureSetUnavailable, vector_for
 from ..files import atomic_write
-from ..layers.clap import ClapEncoder
+from ..layers.clap import ClapEncoder, check_precision
 from ..metrics import class_counts
 from ..types import Progress, no_progress
 from .dataset import Dataset, LabelledFile, SkippedFile
 
 
-def cache_key(feature_set: FeatureSet, clap_checkpoint_sha256: str | None = None) -> str:
-    """The cache folder name: the feature-set version, plus the checkpoint for CLAP.
+def cache_key(feature_set: FeatureSet, clap_checkpoint_sha256: str | None = None, precision: str = "fp32") -> str:
+    """The cache folder name: the feature-set version, plus the checkpoint (and precision) for CLAP.
 
     Every key starts with the version (``spectral-v1``, ``fakeprint-v1``), so vectors of
     an old definition are never read for a new one. CLAP vectors also depend on the
     checkpoint, so ``clap-512-v1@<first 16 hex digits of its SHA-256>`` keeps embeddings
-    of different checkpoints apart.
+    of different checkpoints apart, and on the encoder's precision: ``-int8`` or ``-bf16``
+    follows for a reduced one (fp32 keeps the key it always had).
     """
     if feature_set is CLAP:
         if not clap_checkpoint_sha256:
             raise ValueError("CLAP vectors are cached per checkpoint; give its SHA-256.")
-        return f"{feature_set.version}@{clap_checkpoint_sha256[:16]}"
+        suffix = "" if precision == "fp32" else f"-{check_precision(precision)}"
+        return f"{feature_set.version}@{clap_checkpoint_sha256[:16]}{suffix}"
     return feature_set.version
 
 
@@ -80,7 +82,8 @@ class VectorSet:
     y : (n,) int array, 0 human / 1 AI
     files : the files behind the rows of ``X``
     skipped : files left out while listing the dataset or extracting, with reasons
-    clap_checkpoint : ``{"checkpoint": ..., "checkpoint_sha256": ...}`` for ``clap-512``
+    clap_checkpoint : ``{"checkpoint": ..., "checkpoint_sha256": ..., "precision": ...}`` for ``clap-512``
+        (the model card's ``clap`` entry; ``precision`` as :attr:`ClapEncoder.precision`)
     cache_hits : rows read from the cache instead of decoded
     """
 
@@ -125,6 +128,7 @@ def extract_vectors(
     use_clap = clap is not None and feature_set is CLAP
     ckpt_sha = clap.checkpoint_sha256 if use_clap else None
     ckpt_name = clap.name if use_clap else None  # the file name, as ClapFeatures.checkpoint
+    precision = getattr(clap, "precision", "fp32") if use_clap else "fp32"
     rows, files, skipped, seen = [], [], list(dataset.skipped), {}
     hits = 0
     total = len(dataset.files)
@@ -138,7 +142,7 @@ def extract_vectors(
                 continue
             vec = None
             if cache is not None and (feature_set is not CLAP or ckpt_sha):
-                vec = cache.get(cache_key(feature_set, ckpt_sha), sha, feature_set.size)
+                vec = cache.get(cache_key(feature_set, ckpt_sha, precision), sha, feature_set.size)
             if vec is not None:
                 hits += 1
             else:
@@ -149,9 +153,10 @@ def extract_vectors(
                     if ckpt_sha and track.clap.checkpoint_sha256 != ckpt_sha:
                         raise FeatureSetUnavailable("its CLAP embedding comes from a different checkpoint")
                     ckpt_sha, ckpt_name = track.clap.checkpoint_sha256, track.clap.checkpoint
+                    precision = track.clap.precision
                 if cache is not None:
                     try:
-                        cache.put(cache_key(feature_set, ckpt_sha), sha, vec)
+                        cache.put(cache_key(feature_set, ckpt_sha, precision), sha, vec)
                     except OSError:
                         pass  # the cache only saves time; an unwritable cache must not cost the file
         except (AudioError, FeatureSetUnavailable, OSError, ValueError) as exc:
@@ -164,7 +169,8 @@ def extract_vectors(
         progress((i + 1) / total, f"{i + 1}/{total}: features of {item.path.name}")
     X = np.vstack(rows) if rows else np.empty((0, feature_set.size))
     y = np.array([f.target for f in files], dtype=int)
-    checkpoint = {"checkpoint": ckpt_name or "", "checkpoint_sha256": ckpt_sha} if ckpt_sha else None
+    checkpoint = ({"checkpoint": ckpt_name or "", "checkpoint_sha256": ckpt_sha, "precision": precision}
+                  if ckpt_sha else None)
     return VectorSet(feature_set, X, y, tuple(files), tuple(skipped), checkpoint, hits)
 
 

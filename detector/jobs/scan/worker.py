@@ -46,6 +46,8 @@ class ScanConfig:
         A trained classifier (``.skops``) to score with.
     clap_checkpoint : str, optional
         A LAION-CLAP checkpoint, already resolved to a file; None: no CLAP layer.
+    clap_precision : str
+        The CLAP encoder's precision (:data:`~detector.layers.clap.PRECISIONS`).
     segment_seconds, max_duration : float
         As for :func:`detector.analysis.analyze`.
     stability : bool
@@ -58,6 +60,7 @@ class ScanConfig:
     profile_name: str = "defaults"
     model_path: str | None = None
     clap_checkpoint: str | None = None
+    clap_precision: str = "fp32"
     segment_seconds: float = DEFAULT_SEGMENT_SECONDS
     max_duration: float = DEFAULT_MAX_DURATION
     stability: bool = False
@@ -95,7 +98,7 @@ def load_detector(config: ScanConfig, *, threads: int | None = None) -> Detector
     if config.clap_checkpoint:
         from ...layers.clap import load_encoder
 
-        clap = load_encoder(config.clap_checkpoint, threads=threads)
+        clap = load_encoder(config.clap_checkpoint, threads=threads, precision=config.clap_precision)
     profile = analysis_profile(thresholds, clap=clap, model=model, segment_seconds=config.segment_seconds)
     perturbations = perturbation_set(config.perturbations) if config.stability else ()
     return Detector(config, clap, model, profile, tuple(perturbations), warnings)

@@ -20,6 +20,7 @@ from ...types import Progress
 from .checkpoint import how_to_enable, read_audio_state
 from .errors import CheckpointError, ClapUnavailable
 from .laion import audio_modules, build_clap, check_keys, infer_architecture, laion_model_module, listing
+from .precision import DEFAULT_PRECISION, PRECISION_MIN_COSINE, check_precision, unsupported
 from .windows import EMBED_DIM, SAMPLE_RATE, WINDOW_SAMPLES, ClapEmbedding, aggregate, window_bounds, windows
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -45,7 +46,7 @@ def default_threads() -> int:
 
 
 def load_encoder(path: str | os.PathLike, *, batch_size: int = DEFAULT_BATCH_SIZE,
-                 threads: int | None = None) -> "ClapEncoder":
+                 threads: int | None = None, precision: str = DEFAULT_PRECISION) -> "ClapEncoder":
     """Load the audio encoder of a LAION-CLAP checkpoint file.
 
     The architecture is read from the tensors' shapes; every audio weight of that
@@ -60,6 +61,12 @@ def load_encoder(path: str | os.PathLike, *, batch_size: int = DEFAULT_BATCH_SIZ
         Inference workers (default :func:`default_threads`: the usable cores). A track's
         windows are split into equal batches of at most ``batch_size`` that the workers
         take in turn, each with one torch thread; a single batch gets all the threads.
+    precision
+        ``"fp32"`` (default), ``"int8"`` or ``"bf16"`` for the linear layers
+        (:mod:`detector.layers.clap.precision`). A reduced precision that this machine
+        cannot run, or whose embedding of a probe is further than
+        ``PRECISION_MIN_COSINE`` from fp32's, is not used: the encoder runs fp32 and its
+        ``note`` says why (``ClapEncoder.precision`` is what runs).
 
     Raises
     ------
@@ -68,6 +75,7 @@ def load_encoder(path: str | os.PathLike, *, batch_size: int = DEFAULT_BATCH_SIZ
         (:class:`CheckpointError`).
     """
     path = Path(path)
+    check_precision(precision)
     try:
         import torch
 
@@ -85,19 +93,21 @@ def load_encoder(path: str | os.PathLike, *, batch_size: int = DEFAULT_BATCH_SIZ
     encoder.load_state_dict(state, strict=True)
     encoder.eval()
     encoder.requires_grad_(False)
-    fast, note = _fast_path(encoder)
+    fast, note = _fast_path(encoder, precision)
     return ClapEncoder(encoder, path, sha256_file(path), architecture, batch_size, threads or default_threads(),
-                       fast=fast, note=note)
+                       fast=fast, note=note, precision=fast.precision if fast is not None else DEFAULT_PRECISION)
 
 
 FAST_PATH_MIN_COSINE = 1 - 1e-5
 
 
-def _fast_path(modules: "torch.nn.ModuleDict") -> tuple["FastHTSAT | None", str]:
+def _fast_path(modules: "torch.nn.ModuleDict", precision: str = DEFAULT_PRECISION) -> tuple["FastHTSAT | None", str]:
     """:class:`detector.layers.clap.htsat.FastHTSAT` for ``modules`` if it matches laion-clap's forward here.
 
     Both run on a fixed probe (one full window and one repeat-padded one); any window's
     cosine below ``FAST_PATH_MIN_COSINE`` keeps laion-clap's own forward, and says so.
+    A reduced ``precision`` is then built and compared with the fp32 fast path on the same
+    probe; see :func:`_reduced`.
     """
     import torch
 
@@ -117,21 +127,50 @@ def _fast_path(modules: "torch.nn.ModuleDict") -> tuple["FastHTSAT | None", str]
         return None, f"laion-clap's own forward (the fast path disagreed with it: cosine {cosine:.7f})"
     linear = "oneDNN packed linear" if fast.packed else "torch linear"
     stft = "FFT STFT" if fast.window is not None else "laion-clap's conv STFT"
-    return fast, f"fast path ({stft}, {linear}; cosine to laion-clap's forward {cosine:.7f} on a probe)"
+    note = f"fast path ({stft}, {linear}; cosine to laion-clap's forward {cosine:.7f} on a probe)"
+    if precision == DEFAULT_PRECISION:
+        return fast, note
+    with torch.inference_mode():
+        exact = fast(waveform)
+    return _reduced(fast, exact, waveform, precision, note)
+
+
+def _reduced(fast: "FastHTSAT", exact: "torch.Tensor", waveform: "torch.Tensor", precision: str,
+             note: str) -> tuple["FastHTSAT", str]:
+    """The fast path at a reduced ``precision`` if this machine runs it and it stays within
+    ``PRECISION_MIN_COSINE`` of the fp32 ``exact`` embeddings of the probe ``waveform``; else ``fast`` (fp32)."""
+    import torch
+
+    from .htsat import FastHTSAT
+
+    why = unsupported(precision)
+    if why is None:
+        try:
+            reduced = FastHTSAT(fast.branch, fast.projection, fast.packed, precision=precision)
+            with torch.inference_mode():
+                cosine = float((reduced(waveform) * exact).sum(1).min())
+        except (RuntimeError, ValueError, AttributeError, TypeError, NotImplementedError) as exc:
+            why = f"it could not be built: {exc}"
+        else:
+            if cosine >= PRECISION_MIN_COSINE:
+                return reduced, f"{precision} linear layers, {note}; cosine to fp32 {cosine:.5f} on the probe"
+            why = f"its embedding of a probe is too far from fp32's (cosine {cosine:.5f} < {PRECISION_MIN_COSINE})"
+    return fast, f"fp32, not {precision}: {why}; {note}"
 
 
 class ClapEncoder:
     """A loaded CLAP audio encoder, safe to share between threads (inference is locked).
 
     ``fast`` is the :class:`detector.layers.clap.htsat.FastHTSAT` pass through the same modules, or
-    ``None`` to use laion-clap's own forward; ``note`` says which runs and why.
+    ``None`` to use laion-clap's own forward; ``note`` says which runs and why. ``precision`` is
+    the precision of the linear layers that run (``"fp32"``, ``"int8"`` or ``"bf16"``).
     """
 
     sample_rate = SAMPLE_RATE
 
     def __init__(self, modules: "torch.nn.ModuleDict", checkpoint: Path, sha256: str, architecture: str,
                  batch_size: int = DEFAULT_BATCH_SIZE, threads: int = 1, *, fast: "FastHTSAT | None" = None,
-                 note: str = "laion-clap's own forward") -> None:
+                 note: str = "laion-clap's own forward", precision: str = DEFAULT_PRECISION) -> None:
         if batch_size < 1 or threads < 1:
             raise ValueError(f"batch_size and threads must be at least 1, not {batch_size} and {threads}")
         self.threads = threads
@@ -142,6 +181,7 @@ class ClapEncoder:
         self.batch_size = batch_size
         self.fast = fast
         self.note = note
+        self.precision = check_precision(precision)
         self._lock = threading.Lock()
 
     @property
@@ -154,7 +194,7 @@ class ClapEncoder:
         return self.sha256
 
     def __repr__(self) -> str:
-        return f"ClapEncoder({self.name!r}, {self.architecture}, sha256={self.sha256[:12]}...)"
+        return f"ClapEncoder({self.name!r}, {self.architecture}, {self.precision}, sha256={self.sha256[:12]}...)"
 
     def batches(self, n: int) -> list[tuple[int, int]]:
         """The (start, stop) window spans embedded together: equal batches, as many as a multiple of the workers.
@@ -240,6 +280,7 @@ class ClapEncoder:
             window_bounds=emb.window_bounds,
             stats=embedding_stats(emb.aggregate),
             window_stats=tuple(embedding_stats(w) for w in emb.windows),
+            precision=self.precision,
         )
 
 

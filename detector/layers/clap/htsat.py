@@ -15,7 +15,8 @@ same arithmetic, organised for inference:
 * attention by ``F.scaled_dot_product_attention``, with the relative position bias and
   the shift mask added up once into one mask per block;
 * linear layers by oneDNN with weights packed once, where this torch build has it (a
-  self-check falls back to ``F.linear`` otherwise);
+  self-check falls back to ``F.linear`` otherwise), or at a reduced precision (int8 or
+  bf16, :mod:`detector.layers.clap.precision`) when asked;
 * only the embedding: the mean over all tokens of the final LayerNorm, which is what
   laion-clap's ``avgpool`` over the regrouped tokens computes.
 
@@ -26,10 +27,16 @@ every checkpoint it loads.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .precision import check_precision, reduced_linear
+
+LinearFactory = Callable[[nn.Linear], Callable[[torch.Tensor], torch.Tensor]]
 
 
 def windowed_order(height: int, width: int, size: int, shift: int) -> torch.Tensor:
@@ -89,16 +96,18 @@ def onednn_linear_ok() -> bool:
 class SwinBlock:
     """One ``SwinTransformerBlock`` on tokens kept in its windowed order."""
 
-    def __init__(self, block: nn.Module, gather: torch.Tensor | None, packed: bool) -> None:
+    def __init__(self, block: nn.Module, gather: torch.Tensor | None, packed: bool,
+                 linear: LinearFactory | None = None) -> None:
+        linear = linear or (lambda module: Linear(module, packed))
         attn = block.attn
         height, width = block.input_resolution
         size = block.window_size
         self.gather = gather
         self.norm1, self.norm2 = block.norm1, block.norm2
-        self.qkv, self.proj = Linear(attn.qkv, packed), Linear(attn.proj, packed)
+        self.qkv, self.proj = linear(attn.qkv), linear(attn.proj)
         if not isinstance(block.mlp.act, nn.GELU):
             raise ValueError(f"FastHTSAT expects GELU in the MLP, not {block.mlp.act}")
-        self.fc1, self.fc2 = Linear(block.mlp.fc1, packed), Linear(block.mlp.fc2, packed)
+        self.fc1, self.fc2 = linear(block.mlp.fc1), linear(block.mlp.fc2)
         self.gelu = block.mlp.act.approximate
         self.heads, self.scale = attn.num_heads, attn.scale
         self.tokens = size * size
@@ -133,8 +142,10 @@ class SwinBlock:
 class PatchMerge:
     """``PatchMerging``: one gather into 2 x 2 groups, LayerNorm, reduction."""
 
-    def __init__(self, merging: nn.Module, gather: torch.Tensor | None, packed: bool) -> None:
-        self.gather, self.norm, self.reduction = gather, merging.norm, Linear(merging.reduction, packed)
+    def __init__(self, merging: nn.Module, gather: torch.Tensor | None, packed: bool,
+                 linear: LinearFactory | None = None) -> None:
+        linear = linear or (lambda module: Linear(module, packed))
+        self.gather, self.norm, self.reduction = gather, merging.norm, linear(merging.reduction)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         batch, length, channels = x.shape
@@ -172,13 +183,20 @@ class FastHTSAT:
         ``CLAP.audio_projection``.
     packed
         Use oneDNN's packed linear (default: when :func:`onednn_linear_ok`).
+    precision
+        The Swin blocks' linear layers in ``"fp32"`` (the default: ``packed`` decides how),
+        ``"int8"`` or ``"bf16"`` (:mod:`detector.layers.clap.precision`). The STFT, the
+        attention, the norms and the projection stay fp32.
     """
 
-    def __init__(self, branch: nn.Module, projection: nn.Module, packed: bool | None = None) -> None:
+    def __init__(self, branch: nn.Module, projection: nn.Module, packed: bool | None = None, *,
+                 precision: str = "fp32") -> None:
         if getattr(branch, "enable_fusion", False) or getattr(branch, "ape", False):
             raise ValueError("FastHTSAT supports non-fusion HTSAT without absolute position embedding")
         self.branch, self.projection = branch, projection
+        self.precision = check_precision(precision)
         self.packed = onednn_linear_ok() if packed is None else packed
+        linear = None if precision == "fp32" else reduced_linear(precision)
         stft = branch.spectrogram_extractor.stft
         self.n_fft, self.hop = stft.conv_real.weight.shape[-1], stft.conv_real.stride[0]
         self.window = stft_window(stft) if stft.center and stft.pad_mode == "reflect" else None
@@ -187,11 +205,11 @@ class FastHTSAT:
         for layer in branch.layers:
             for block in layer.blocks:
                 target = windowed_order(*block.input_resolution, block.window_size, block.shift_size)
-                self.steps.append(SwinBlock(block, _gather(order, target), self.packed))
+                self.steps.append(SwinBlock(block, _gather(order, target), self.packed, linear))
                 order = target
             if layer.downsample is not None:
                 target = merge_order(*layer.downsample.input_resolution)
-                self.steps.append(PatchMerge(layer.downsample, _gather(order, target), self.packed))
+                self.steps.append(PatchMerge(layer.downsample, _gather(order, target), self.packed, linear))
                 order = torch.arange(len(target) // 4)
 
     def spectrogram(self, waveform: torch.Tensor) -> torch.Tensor:

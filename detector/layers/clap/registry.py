@@ -12,10 +12,11 @@ from ...types import SkippedLayer
 from .checkpoint import find_checkpoint
 from .encoder import ClapEncoder, load_encoder
 from .errors import CheckpointNotFound, ClapUnavailable
+from .precision import DEFAULT_PRECISION
 
 _failures: dict[Path, ClapUnavailable] = {}
 _last_error: ClapUnavailable | None = None
-_encoders: dict[tuple[Path, int, int], "ClapEncoder"] = {}
+_encoders: dict[tuple[Path, int, int, str], "ClapEncoder"] = {}
 _cache_lock = threading.Lock()
 
 
@@ -45,19 +46,21 @@ def availability(explicit: str | os.PathLike | None = None) -> ClapUnavailable |
 def get_encoder(explicit: str | os.PathLike | None = None, **kwargs: Any) -> "ClapEncoder":
     """Find and load a checkpoint once per process; later calls return the same encoder.
 
-    The encoder is cached by path, size and modification time, so one model serves every
-    caller (e.g. all dashboard sessions); ``kwargs`` (see :func:`load_encoder`) apply to
-    the first load only. A failure is remembered for :func:`availability`.
+    The encoder is cached by path, size, modification time and ``precision`` (a keyword
+    of :func:`load_encoder`, default fp32), so one model per precision serves every caller
+    (e.g. all dashboard sessions); the other ``kwargs`` apply to the first load only. A
+    failure is remembered for :func:`availability`.
     """
     global _last_error
     with _cache_lock:
         try:
             path = find_checkpoint(explicit)
             st = path.stat()
-            key = (path, st.st_size, st.st_mtime_ns)
+            precision = kwargs.pop("precision", None) or DEFAULT_PRECISION
+            key = (path, st.st_size, st.st_mtime_ns, precision)
             if key not in _encoders:
                 try:
-                    _encoders[key] = load_encoder(path, **kwargs)
+                    _encoders[key] = load_encoder(path, precision=precision, **kwargs)
                 except ClapUnavailable as exc:
                     _failures[path] = exc
                     raise

@@ -12,6 +12,7 @@ from ...errors import DetectorError
 from ...features.track import TrackFeatures
 from ...features.vectors import CLAP, FAKEPRINT, FeatureSet, FeatureSetUnavailable, vector_for
 from ...types import LayerResult
+from ..clap.precision import DEFAULT_PRECISION, recorded_precision
 from .importance import Importance, input_ranking
 
 TOP_INPUTS = 5
@@ -35,6 +36,16 @@ class TrainedModel:
     @property
     def name(self) -> str:
         return self.path.name
+
+    @property
+    def clap_precision(self) -> str | None:
+        """The precision of the CLAP embeddings it was trained on (None: it does not take CLAP embeddings).
+
+        Cards from before the precision was recorded were trained on fp32 embeddings.
+        """
+        if self.feature_set is not CLAP:
+            return None
+        return recorded_precision(self.card.get("clap")) or DEFAULT_PRECISION
 
     def identity(self) -> dict[str, str]:
         """What identifies this model in a report's ``versions``."""

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ...config import data_dir
 from ...files import atomic_write_text
+from ..clap.precision import recorded_precision
 from .model import ModelError, TrainedModel
 from .persistence import load_model, read_card
 from .pipeline import DEFAULT_KIND, MODEL_KINDS
@@ -53,7 +54,9 @@ def card_summary(card: dict) -> str:
     counts = card.get("class_counts") or {}
     name = card.get("model_kind", DEFAULT_KIND)
     kind = MODEL_KINDS[name].label if isinstance(name, str) and name in MODEL_KINDS else f"unknown model kind {name!r}"
-    return (f"{kind} on feature set {(card.get('feature_set') or {}).get('version', '?')} · trained "
+    clap = card.get("clap")
+    embeddings = f" ({recorded_precision(clap) or 'fp32'} embeddings)" if isinstance(clap, dict) and clap else ""
+    return (f"{kind} on feature set {(card.get('feature_set') or {}).get('version', '?')}{embeddings} · trained "
             f"{str(card.get('trained_at', '?'))[:16].replace('T', ' ')} UTC on {counts.get('human', '?')} human and "
             f"{counts.get('ai', '?')} AI tracks" + (f" by {card['trained_by']}" if card.get("trained_by") else ""))
 
