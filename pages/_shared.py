@@ -58,28 +58,40 @@ class Loaded:
     label: str | None = None
 
 
+CLAP_PRECISION = "clap_precision"  # session state: the precision chosen on the Models page
+
+
+def clap_precision() -> str:
+    """The CLAP precision this session chose on the Models page (fp32 until it chooses one)."""
+    value = st.session_state.get(CLAP_PRECISION, clap.DEFAULT_PRECISION)
+    return value if value in clap.PRECISIONS else clap.DEFAULT_PRECISION
+
+
 @st.cache_resource(show_spinner="Loading the CLAP model (once per server)…", max_entries=2)
-def _clap(path: str, size: int, mtime_ns: int) -> ClapEncoder:
-    return clap.get_encoder(path)
+def _clap(path: str, size: int, mtime_ns: int, precision: str = clap.DEFAULT_PRECISION) -> ClapEncoder:
+    return clap.get_encoder(path, precision=precision)
 
 
 def clap_encoder() -> ClapEncoder | None:
-    """The shared CLAP encoder when a checkpoint is configured and loads, else None (reports say why)."""
+    """The shared CLAP encoder (at this session's precision) when a checkpoint is configured and loads, else
+    None (reports say why)."""
     try:
         path = clap.find_checkpoint()
         stat = path.stat()
-        return _clap(str(path), stat.st_size, stat.st_mtime_ns)
+        return _clap(str(path), stat.st_size, stat.st_mtime_ns, clap_precision())
     except (clap.ClapUnavailable, OSError):
         return None
 
 
 FEATURE_CACHE_SIZE = 32  # analysed tracks the server keeps (a 10-minute track's features take about 16 MiB)
+FEATURE_CACHE_BYTES = 512 * 2**20  # and at most this many bytes of them (TrackFeatures.nbytes)
 
 
 @st.cache_resource(show_spinner=False)
 def feature_cache() -> LruCache[TrackFeatures]:
-    """Features by (audio SHA-256, name, CLAP checkpoint SHA-256), shared by every session, in memory only."""
-    return LruCache(FEATURE_CACHE_SIZE)
+    """Features by (audio SHA-256, name, CLAP checkpoint SHA-256 and precision), shared by every session, in
+    memory only."""
+    return LruCache(FEATURE_CACHE_SIZE, max_bytes=FEATURE_CACHE_BYTES)
 
 
 def load_track(data: bytes, name: str, label: str | None = None) -> TrackFeatures:
@@ -99,7 +111,8 @@ def load_track(data: bytes, name: str, label: str | None = None) -> TrackFeature
             finally:
                 bar.empty()
 
-    track = feature_cache().get_or_compute((sha256, name, encoder.sha256 if encoder else None), compute)
+    key = (sha256, name, encoder.sha256 if encoder else None, encoder.precision if encoder else None)
+    track = feature_cache().get_or_compute(key, compute)
     loaded = st.session_state.setdefault("tracks", {})
     if track.sha256 in loaded:
         loaded[track.sha256].label = label or loaded[track.sha256].label
@@ -310,13 +323,14 @@ def audio_error(name: str, exc: AudioError) -> None:
 
 
 STABILITY_CACHE_SIZE = 64  # stability checks the server keeps (a few KiB each)
+STABILITY_CACHE_BYTES = 16 * 2**20
 STABILITY_COLOURS = {"stable": "green", "fragile": "red", "inconclusive": "gray"}
 
 
 @st.cache_resource(show_spinner=False)
 def stability_cache() -> LruCache[Stability]:
     """Stability checks by (audio SHA-256, profile, perturbation set), shared by every session, in memory only."""
-    return LruCache(STABILITY_CACHE_SIZE)
+    return LruCache(STABILITY_CACHE_SIZE, max_bytes=STABILITY_CACHE_BYTES)
 
 
 def _stability_key(report: DetectionReport, names: list[str] | None) -> tuple[str, str, str]:
@@ -419,8 +433,10 @@ def render_report(report: DetectionReport, active: Thresholds, track: TrackFeatu
         st.metric(SCORE_WORDS[report.score_name], f"{report.score:.2f}",
                   help=SCORE_HELP[report.score_name].format(low=low, high=high))
         ran = ", ".join(f"**{name}** ({layer.score:.2f})" for name, layer in report.layers.items())
+        precision = clap.recorded_precision(report.versions)  # None without CLAP; fp32 for older reports
         st.caption(f"Decided by the **{report.decided_by}** layer. Layers that ran: {ran}. "
-                   f"{report.duration:.1f} s · {report.format} · SHA-256 {report.sha256[:12]}…")
+                   f"{report.duration:.1f} s · {report.format} · SHA-256 {report.sha256[:12]}…"
+                   + (f" · CLAP in {precision}" if precision else ""))
         if report.skipped:
             names = ", ".join(s.name for s in report.skipped)
             with st.expander(f"Layers that did not run: {names}"):

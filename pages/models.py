@@ -27,7 +27,8 @@ from detector.training import (
 )
 from detector.types import progress_span
 from pages._serving import access, charge_upload, current_user, data_root, is_shared, page_access, training_slot
-from pages._shared import active_model, clap_encoder, md_text, progress_bar
+from pages._shared import CLAP_PRECISION, active_model, clap_encoder, clap_precision, md_text, progress_bar
+from pages._shared import feature_cache, stability_cache
 
 page_access()  # only for a session that may use the pages (the sign-in gate)
 SERVER, ZIP, ROOT = "server", "zip", "root"
@@ -148,12 +149,27 @@ for kind, show in (("models:message", st.success), ("models:error", st.error)):
     if text := st.session_state.pop(kind, None):
         show(text)
 
+with st.expander("Server memory: what the caches hold", icon=":material/memory:"):
+    st.caption("Analysed tracks (so that moving a threshold rescores at once): "
+               f"{feature_cache().usage().describe()}. Stability checks: {stability_cache().usage().describe()}. "
+               "The least recently used go first when either bound is reached.")
+
 st.header("CLAP embedding layer")
+if clap.availability() is None:  # a checkpoint is ready: choose the precision it runs in (this session)
+    st.session_state[CLAP_PRECISION] = st.selectbox(
+        "Precision", clap.PRECISIONS, index=clap.PRECISIONS.index(clap_precision()),
+        format_func=clap.PRECISION_LABELS.get, key="models:clap-precision",
+        help="The precision of the encoder's linear layers for this session's new analyses. fp32 is exact; int8 and "
+             "bf16 are faster and drift the embeddings slightly (cosine to fp32 above 0.99). Reports and model cards "
+             "record it, and a classifier trained on another precision gets a warning.")
 encoder = clap_encoder()
 if encoder is not None:
     st.success(f"**Active: {md_text(encoder.name)}** · {encoder.architecture} (read from the checkpoint's weights) · "
-               f"SHA-256 {encoder.sha256[:12]}… · {encoder.threads} inference worker(s) · {md_text(encoder.note)}. Every new "
-               "analysis embeds the whole track in 10 s windows; the CLAP layer decides when no classifier is active.")
+               f"{encoder.precision} · SHA-256 {encoder.sha256[:12]}… · {encoder.threads} inference worker(s) · "
+               f"{md_text(encoder.note)}. Every new analysis embeds the whole track in 10 s windows; the CLAP layer "
+               "decides when no classifier is active.")
+    if encoder.precision != clap_precision():
+        st.warning(f"CLAP runs in {encoder.precision}, not {clap_precision()}: {md_text(encoder.note)}")
 else:
     why = clap.availability()
     st.info(f"**The CLAP layer is off.** {why.reason if why else 'No checkpoint is configured.'}\n\n"
@@ -175,6 +191,8 @@ else:
     st.success(f"**Active: {md_text(model.name)}** · {md_text(card_summary(card))} · SHA-256 {model.sha256[:12]}…")
     for warning in model.warnings:
         st.warning(warning)
+    if encoder is not None and model.clap_precision not in (None, encoder.precision):
+        st.warning(md_text(clap.mismatch_warning(encoder.precision, model.clap_precision, model.name)))
     st.caption("Its P(AI) is the final score; the heuristic layers are still shown beside it. "
                "Cross-validated metrics from its model card:")
     cv = card["metrics"]["cv"]
