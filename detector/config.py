@@ -19,4 +19,20 @@ def data_dir() -> Path:
     return path
 
 
-__all__ = ["PROJECT_ROOT", "data_dir"]
+def cpu_threads() -> int:
+    """The CPU threads one analysis may use: ``$OMP_NUM_THREADS`` when set (Ray sets it to an actor's CPUs,
+    so each scan worker decodes and transforms on one thread while Ray runs one worker per core), else the
+    cores this process may run on."""
+    try:
+        wanted = int(os.environ.get("OMP_NUM_THREADS", ""))
+    except ValueError:
+        wanted = 0
+    if wanted >= 1:
+        return wanted
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+__all__ = ["PROJECT_ROOT", "cpu_threads", "data_dir"]

@@ -103,3 +103,23 @@ def test_a_header_promising_more_than_the_file_holds_decodes_serially(stereo, sm
     assert small_chunks, "the parallel path was not tried"
     assert fast.warnings == slow.warnings and fast.warnings
     assert np.array_equal(fast.samples, slow.samples)
+
+
+def test_one_cpu_thread_decodes_and_transforms_serially_to_the_same_features(stereo, small_chunks, monkeypatch):
+    """A scan worker (Ray sets OMP_NUM_THREADS to its one CPU) uses one thread; the features are the same."""
+    from detector.config import cpu_threads
+    from detector.features.spectral import spectral_frames
+
+    data = encode(stereo, SR, "MP3")
+    two = decode_rates(data, (22050,))[0]
+    assert small_chunks  # decoded in parallel
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert cpu_threads() == 1
+    with sf.SoundFile(io.BytesIO(data)) as snd:
+        assert not parallel.eligible(snd, 1 << 12)
+    calls = len(small_chunks)
+    one = decode_rates(data, (22050,))[0]
+    assert len(small_chunks) == calls and np.array_equal(one.samples, two.samples)
+    serial = spectral_frames(one.samples).summary()
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert spectral_frames(two.samples).summary() == serial

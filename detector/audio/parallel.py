@@ -26,6 +26,7 @@ from typing import BinaryIO
 import numpy as np
 import soundfile as sf
 
+from ..config import cpu_threads
 from .damage import StderrTap, damage_in
 
 PARALLEL_FORMATS = frozenset({("MP3", "MPEG_LAYER_III"), ("OGG", "VORBIS"), ("FLAC", "PCM_16"), ("FLAC", "PCM_24"),
@@ -51,8 +52,10 @@ class _Chunk:
 
 
 def eligible(snd: sf.SoundFile, block: int) -> bool:
-    """Whether ``snd`` is long enough, seekable and of a format to decode in parallel."""
-    return (snd.format, snd.subtype) in PARALLEL_FORMATS and snd.seekable() and snd.frames >= 2 * CHUNK_BLOCKS * block
+    """Whether ``snd`` is long enough, seekable and of a format to decode in parallel, with a second CPU thread
+    to do it (:func:`detector.config.cpu_threads`)."""
+    return ((snd.format, snd.subtype) in PARALLEL_FORMATS and snd.seekable() and snd.frames >= 2 * CHUNK_BLOCKS * block
+            and cpu_threads() >= 2)
 
 
 def _decode_chunk(reopen: Callable[[], BinaryIO], first: int, count: int | None, block: int,

@@ -23,6 +23,8 @@ import librosa
 import numpy as np
 import scipy.stats
 
+from ..config import cpu_threads
+
 SAMPLE_RATE = 22050
 N_FFT = 2048
 HOP = 512
@@ -219,8 +221,12 @@ def spectral_frames(y: np.ndarray, sr: int = SAMPLE_RATE) -> SpectralFrames:
         last = min(first + BLOCK_FRAMES, n_frames)
         mel[:, first:last], flatness[first:last], peak[:, first:last], valley[:, first:last] = _block(y, first, last, sr)
 
-    with ThreadPoolExecutor(2) as pool:
-        list(pool.map(fill, starts))
+    if cpu_threads() >= 2:
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(fill, starts))
+    else:  # one thread (a scan worker: Ray runs one per core): the same blocks, in turn
+        for first in starts:
+            fill(first)
     mel_db = librosa.power_to_db(mel)
     mfcc = librosa.feature.mfcc(S=mel_db, n_mfcc=N_MFCC)
     contrast = librosa.power_to_db(peak) - librosa.power_to_db(valley)
