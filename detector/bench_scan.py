@@ -75,9 +75,18 @@ def _block(title: str, paths: list[Path], duration: float, work: Path, checkpoin
     _loop(paths[:1], clap)  # warm: librosa's first calls, the first CLAP pass
     loop = _loop(paths, clap) / len(paths)
     print(_line("plain loop (analyze, 1 process)", loop, duration, "model loaded before, not timed"))
+    if clap is None:  # a worker runs on one thread: Ray's own overhead is against a one-thread loop
+        os.environ["OMP_NUM_THREADS"] = "1"  # what Ray gives a 1-CPU actor (detector.config.cpu_threads)
+        try:
+            single = _loop(paths, clap) / len(paths)
+        finally:
+            del os.environ["OMP_NUM_THREADS"]
+        print(_line("plain loop, one thread", single, duration, "as a worker runs"))
     wall1, start1, one = _scan(paths, work / f"{title[:4]}-1", 1, checkpoint)
+    against = f"{one / single:.2f}x the one-thread loop's time per track" if clap is None else \
+        f"{one / loop:.2f}x the loop's time per track (the loop's CLAP uses both cores)"
     print(_line("Ray, 1 worker (steady)", one, duration,
-                f"{one / loop:.2f}x the loop's time per track; {start1:.1f} s to the first row, {wall1:.1f} s wall"))
+                f"{against}; {start1:.1f} s to the first row, {wall1:.1f} s wall"))
     wall2, start2, two = _scan(paths, work / f"{title[:4]}-2", 2, checkpoint)
     print(_line("Ray, 2 workers (steady)", two, duration,
                 f"{one / two:.2f}x one worker's throughput; {start2:.1f} s to the first row, {wall2:.1f} s wall "
