@@ -72,6 +72,13 @@ def _clap(path: str, size: int, mtime_ns: int, precision: str = clap.DEFAULT_PRE
     return clap.get_encoder(path, precision=precision)
 
 
+@st.cache_resource(show_spinner=False)
+def clap_preload() -> bool:
+    """Start loading the configured CLAP checkpoint in the background, once per server: the first page does not
+    wait for it, and the first analysis finds it loaded (or waits only for the rest). Whether one was started."""
+    return clap.preload() is not None
+
+
 def clap_encoder() -> ClapEncoder | None:
     """The shared CLAP encoder (at this session's precision) when a checkpoint is configured and loads, else
     None (reports say why)."""

@@ -632,3 +632,28 @@ def test_laion_model_imports_without_torchvision():
     out = subprocess.run([sys.executable, "-c", _WITHOUT_TORCHVISION], cwd=ROOT, capture_output=True,
                          text=True, check=True)
     assert out.stdout.startswith("refused: torchvision is not installed")
+
+
+def test_preload_loads_the_configured_checkpoint_in_the_background(tmp_path, monkeypatch, tiny_ckpt):
+    """What the dashboard starts at its first run: the first analysis then finds the encoder loaded."""
+    import shutil
+
+    monkeypatch.delenv(clap.ENV_VAR, raising=False)
+    assert clap.preload() is None  # nothing configured: nothing to load
+    mine = tmp_path / "preloaded.pt"
+    shutil.copy(tiny_ckpt, mine)  # a file of its own, so no other test has loaded it already
+    monkeypatch.setenv(clap.ENV_VAR, str(mine))
+    thread = clap.preload()
+    assert thread is not None and thread.daemon
+    thread.join(timeout=120)
+    assert not thread.is_alive()
+    from detector.layers.clap import registry
+
+    assert any(key[0] == mine.resolve() for key in registry._encoders)  # loaded by the thread, before any call
+    first = clap.get_encoder()
+    assert first is clap.get_encoder() and first.name == "preloaded.pt"  # the one the thread loaded
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"garbage" * 100)
+    monkeypatch.setenv(clap.ENV_VAR, str(broken))
+    clap.preload().join(timeout=60)  # a failed load is remembered for the page, not raised in the thread
+    assert "broken.pt is not a readable PyTorch checkpoint" in clap.availability().reason

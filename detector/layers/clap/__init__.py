@@ -28,7 +28,7 @@ from .laion import infer_architecture, write_random_checkpoint
 from .precision import (
     DEFAULT_PRECISION, PRECISION_LABELS, PRECISIONS, check_precision, mismatch_warning, recorded_precision,
 )
-from .registry import availability, get_encoder, skipped_layer
+from .registry import availability, get_encoder, preload, skipped_layer
 from .windows import (
     EMBED_DIM, SAMPLE_RATE, WINDOW_SAMPLES, WINDOW_SECONDS, ClapEmbedding, aggregate, quantize, repeat_pad,
     window_bounds, windows,
@@ -39,7 +39,7 @@ __all__ = [
     "MUSIC_CHECKPOINT_URL", "PRECISIONS", "PRECISION_LABELS", "SAMPLE_RATE", "WINDOW_SAMPLES", "WINDOW_SECONDS", "CheckpointError", "CheckpointNotFound",
     "ClapEmbedding", "ClapEncoder", "ClapUnavailable", "DownloadError", "aggregate", "availability", "check_precision",
     "checkpoint_dir",
-    "checkpoint_name", "checkpoint_url", "default_threads", "download_checkpoint", "find_checkpoint", "get_encoder",
+    "checkpoint_name", "checkpoint_url", "default_threads", "download_checkpoint", "find_checkpoint", "get_encoder", "preload",
     "how_to_enable", "infer_architecture", "install_checkpoint", "installed_note", "library_versions", "load_encoder",
     "mismatch_warning", "quantize", "read_audio_state", "recorded_precision", "repeat_pad", "skipped_layer", "window_bounds", "windows",
     "write_random_checkpoint",

@@ -92,4 +92,27 @@ def skipped_layer(explicit: str | os.PathLike | None = None) -> SkippedLayer:
     )
 
 
-__all__ = ["availability", "get_encoder", "skipped_layer"]
+def preload(explicit: str | os.PathLike | None = None, *, precision: str = DEFAULT_PRECISION) -> threading.Thread | None:
+    """Start loading the configured checkpoint in a background thread, so that the first analysis finds it loaded.
+
+    Returns the thread, or None when no checkpoint is configured (nothing to load). A later
+    :func:`get_encoder` of the same checkpoint waits for this load instead of starting its own; a load
+    that fails is remembered for :func:`availability`, as if :func:`get_encoder` had been called.
+    """
+    try:
+        path = find_checkpoint(explicit)
+    except ClapUnavailable:
+        return None
+
+    def load() -> None:
+        try:
+            get_encoder(path, precision=precision)
+        except ClapUnavailable:
+            pass  # remembered by get_encoder for availability(); the page shows it
+
+    thread = threading.Thread(target=load, name="clap-preload", daemon=True)
+    thread.start()
+    return thread
+
+
+__all__ = ["availability", "get_encoder", "preload", "skipped_layer"]
