@@ -27,12 +27,15 @@ def cpu_threads() -> int:
         wanted = int(os.environ.get("OMP_NUM_THREADS", ""))
     except ValueError:
         wanted = 0
-    if wanted >= 1:
-        return wanted
+    return wanted if wanted >= 1 else usable_cores()
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity), at least 1."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
 
 
-__all__ = ["PROJECT_ROOT", "cpu_threads", "data_dir"]
+__all__ = ["PROJECT_ROOT", "cpu_threads", "data_dir", "usable_cores"]

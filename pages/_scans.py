@@ -10,19 +10,18 @@ from pathlib import Path
 
 import streamlit as st
 
-from detector import DetectorError, ProfileError, Thresholds, plots
+from detector import DetectorError, Thresholds, plots
 from detector.audio import AudioError
 from detector.history import made_with
 from detector.jobs.scan import OutputError, read_scan
-from detector.jobs.scan.output import read_report
+from detector.jobs.scan.output import PART_GLOB, read_report
 from detector.jobs.scan.view import ScanFilter, counts, export_csv, profiles, table
 from detector.layers.heuristics import CALLS
-from detector.report import DetectionReport
+from detector.report import CALL_WORDS, DetectionReport
 from detector.serving import PathRefused, file_inside, resolve_under, scan_folders
 from pages._serving import data_root, is_shared
-from pages._shared import label_control, load_track, md_text, render_report
+from pages._shared import label_control, load_track, md_text, render_report, thresholds_of
 
-CALL_WORDS = {"ai": "AI", "human": "human", "inconclusive": "inconclusive"}
 STATUS_WORDS = {"ok": "analysed", "failed": "could not be analysed", "missing": "file missing"}
 MAX_OPEN_CHOICES = 500  # rows offered in the "open a row" picker (filter to reach the others)
 SCAN_QUERY = "scan"  # ?scan=<folder> opens that scan (local use only)
@@ -36,7 +35,7 @@ def _read(folder: str, signature: tuple) -> tuple:
 
 
 def _signature(folder: Path) -> tuple:
-    return tuple(sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.glob("part-*.parquet")))
+    return tuple(sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.glob(PART_GLOB)))
 
 
 def _choose_folder() -> Path | None:
@@ -182,11 +181,7 @@ def _open_row(folder: Path, ok) -> None:
     if report is None:
         st.error("This row's stored report is not in the scan's files any more (was a part removed?).")
         return
-    try:
-        used = made_with(report)
-    except ProfileError as exc:
-        st.warning(f"The thresholds stored with this row can't be read ({exc}); it is drawn against the defaults.")
-        used = Thresholds()
+    used = thresholds_of(report)
     st.subheader(f"{md_text(report.source_name)}")
     st.caption(f"As scanned on {str(row['analysed_utc']).replace('T', ' ')[:16]} UTC with profile "
                f"**{md_text(str(row['profile_name'] or row['profile']))}**: the scan's stored report, drawn with its "

@@ -16,7 +16,8 @@ from detector.audio.perturb import PERTURBATIONS, perturbation_set, set_name
 from detector.audio import UPLOAD_TYPES, sha256_of
 from detector.features import TrackFeatures
 from detector.features.overview import Overview
-from detector.history import LABELS, HistoryStore, ProfileLibrary, StoreError, default_path, from_query, to_query
+from detector.history import (LABELS, HistoryStore, ProfileLibrary, StoreError, default_path, from_query, made_with,
+                              to_query)
 from detector.layers import clap
 from detector.layers.clap import ClapEncoder
 from detector.layers.classifier import ModelError, TrainedModel, active_model_path, load_model
@@ -77,6 +78,16 @@ def clap_preload() -> bool:
     """Start loading the configured CLAP checkpoint in the background, once per server: the first page does not
     wait for it, and the first analysis finds it loaded (or waits only for the rest). Whether one was started."""
     return clap.preload() is not None
+
+
+def thresholds_of(report: DetectionReport) -> Thresholds:
+    """The thresholds ``report`` was made with; the defaults, with a warning, where they can't be read."""
+    try:
+        return made_with(report)
+    except ProfileError as exc:
+        st.warning(f"The thresholds stored with this analysis can't be read ({exc}); it is drawn against the "
+                   "default profile.")
+        return Thresholds()
 
 
 def clap_encoder() -> ClapEncoder | None:

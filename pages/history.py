@@ -8,24 +8,23 @@ the catalogue scan written to that folder (``python -m detector scan``, drawn by
 
 import streamlit as st
 
-from detector import DetectorError, ProfileError, Thresholds, plots
+from detector import DetectorError, Thresholds, plots
 from detector.features.overview import Overview, OverviewError
-from detector.history import (HistoryRow, StoreError, analysed_utc, export_csv, history_table, made_with,
-                              profile_title, rescored)
+from detector.history import (HistoryRow, StoreError, analysed_utc, export_csv, history_table, profile_title,
+                              rescored)
 from detector.jobs import analyze_batch
 from detector.layers.heuristics import CALLS
-from detector.report import DetectionReport
+from detector.report import CALL_WORDS
 from detector.report.tables import compare_table
 from pages._shared import (AUDIO_TYPES, LABEL_WORDS, active_model, active_profile, clap_encoder, history,
                            label_control, md_text, profile_label, progress_bar, read_upload, render_report,
-                           saved_profile_name, session_tracks, thresholds)
+                           saved_profile_name, session_tracks, thresholds, thresholds_of)
 from pages._scans import SCAN_QUERY, scan_view
 from pages._serving import analysis_slot, current_user, page_access
 
 page_access()  # only for a session that may use the pages (the sign-in gate)
 
 LINK = "a"  # the query parameter that names an analysis: ?a=12
-CALL_WORDS = {"ai": "AI", "human": "human", "inconclusive": "inconclusive"}
 CALL_COLOURS = {"ai": plots.BAND_COLOURS["strong AI"], "human": plots.BAND_COLOURS["human"],
                 "inconclusive": plots.BAND_COLOURS["neutral"]}
 
@@ -40,16 +39,6 @@ def settings(used: Thresholds) -> str:
     low, high = used.band
     band = f"inconclusive from {low:.2f} to {high:.2f}" if high > low else "no inconclusive band"
     return f"decision line {used.decision:.2f}, {band}"
-
-
-def thresholds_of(report: DetectionReport) -> Thresholds:
-    """The thresholds ``report`` was made with; the defaults, with a warning, where they can't be read."""
-    try:
-        return made_with(report)
-    except ProfileError as exc:
-        st.warning(f"The thresholds stored with this analysis can't be read ({exc}); it is drawn against the "
-                   "default profile.")
-        return Thresholds()
 
 
 def stored_overview(sha256: str) -> Overview | None:

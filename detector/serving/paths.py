@@ -12,6 +12,7 @@ import os
 from dataclasses import replace
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
+from ..jobs.scan.output import PART_GLOB
 from ..training.dataset import Dataset, SkippedFile
 from ..types import LABELS
 from .errors import PathRefused
@@ -97,7 +98,7 @@ def dataset_folders(root: Path, *, max_depth: int = MAX_DEPTH, limit: int = MAX_
 def scan_folders(root: Path, *, max_depth: int = MAX_DEPTH, limit: int = MAX_FOLDERS) -> list[str]:
     """The catalogue scans' output folders inside ``root`` (those holding ``part-*.parquet``), as
     :func:`dataset_folders` lists training sets."""
-    return _folders(root, lambda here, subfolders: any(here.glob("part-*.parquet")), set(), max_depth, limit)
+    return _folders(root, lambda here, subfolders: any(here.glob(PART_GLOB)), set(), max_depth, limit)
 
 
 def _folders(root: Path, accept, skip_inside: set[str], max_depth: int, limit: int) -> list[str]:

@@ -261,7 +261,7 @@ def run_scan(
         finally:
             if started:
                 ray.shutdown()
-    table = read_scan(out)
+    table = read_scan(out, reports=False)
     return ScanSummary(Path(out), state, profile, n_workers, cluster, len(table.rows), unreadable, warnings)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ...analysis import Classifier, analysis_profile, check_stability, extract, score, with_stability
-from ...audio import DEFAULT_MAX_DURATION, AudioError
+from ...audio import DEFAULT_MAX_DURATION, AudioError, sha256_of
 from ...audio.perturb import Perturbation, perturbation_set
 from ...features.track import DEFAULT_SEGMENT_SECONDS
 from ...layers.clap import ClapEncoder
@@ -157,17 +157,12 @@ class ScanWorker:
 
 
 def _hash(path: str) -> tuple[str, int]:
-    """The SHA-256 and size of a file; AudioError (status "missing") when it cannot be opened."""
-    from ...files import sha256_file
-
+    """The SHA-256 and size of a file; the decoder's own AudioError (status "missing") when it cannot be opened."""
+    digest = sha256_of(path)
     try:
-        return sha256_file(path), os.path.getsize(path)
-    except FileNotFoundError:
-        raise AudioError(f"File not found: {path}") from None
-    except IsADirectoryError:
-        raise AudioError(f"{path} is a folder, not an audio file.") from None
-    except OSError as exc:
-        raise AudioError(f"Cannot open {path}: {exc.strerror}.") from None
+        return digest, os.path.getsize(path)
+    except OSError as exc:  # gone between the two
+        raise AudioError(f"File not found: {path}") from exc
 
 
 __all__ = ["SKIPPED", "Detector", "ScanConfig", "ScanWorker", "load_detector", "now_utc"]

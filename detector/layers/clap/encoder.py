@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ...features.embedding import ClapFeatures, embedding_stats
+from ...config import usable_cores
 from ...files import sha256_file
 from ...types import Progress
 from .checkpoint import how_to_enable, read_audio_state
@@ -39,10 +40,7 @@ def default_threads() -> int:
     took 1.8-2.1 s per window on the shared 2-core machine whenever the OS descheduled
     one of them, against 0.7-0.8 s with one thread).
     """
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+    return usable_cores()
 
 
 def load_encoder(path: str | os.PathLike, *, batch_size: int = DEFAULT_BATCH_SIZE,
