@@ -14,16 +14,21 @@ The package follows the data one way, and its folders say so::
     plots.py   plotly figures of results (no Streamlit)
 
 Importable without Streamlit or torch. The usual entry point is :func:`analyze`.
+
+The names below load their module on first use (``lazy_loader``, as librosa and
+scikit-image do): ``import detector.serving`` does not import the analysis, and the
+dashboard's first page stays light.
 """
 
-from ._version import __version__
-from .analysis import analyze, extract, score
-from .audio import Audio, AudioError, decode
-from .errors import DetectorError
-from .layers.heuristics import ProfileError, Thresholds
-from .report import DetectionReport
+import lazy_loader as _lazy
 
-__all__ = [
-    "Audio", "AudioError", "DetectionReport", "DetectorError", "ProfileError", "Thresholds", "__version__", "analyze",
-    "decode", "extract", "score",
-]
+from ._version import __version__
+
+__getattr__, __dir__, _names = _lazy.attach(__name__, submod_attrs={
+    "analysis": ["analyze", "extract", "score"],
+    "audio": ["Audio", "AudioError", "decode"],
+    "errors": ["DetectorError"],
+    "layers.heuristics": ["ProfileError", "Thresholds"],
+    "report": ["DetectionReport"],
+})
+__all__ = sorted([*_names, "__version__"])

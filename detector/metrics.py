@@ -1,4 +1,8 @@
-"""How well scores separate labelled tracks: one definition for the classifier and the Tune page."""
+"""How well scores separate labelled tracks: one definition for the classifier and the Tune page.
+
+scikit-learn and scipy.stats are imported by the functions that use them: the dashboard's
+pages import this module, and its first page has no use for them (over a second to import).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,6 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from sklearn.calibration import calibration_curve
-from scipy.stats import binomtest
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, roc_auc_score, roc_curve
 
 from .types import LABELS
 
@@ -96,6 +97,9 @@ def compute_metrics(y: np.ndarray, p_ai: np.ndarray, *, threshold: float = 0.5,
     ValueError
         No labels, a label that is not a class, or scores and labels of different lengths.
     """
+    from sklearn.calibration import calibration_curve
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, roc_auc_score, roc_curve
+
     y = as_targets(y)
     p_ai = np.asarray(p_ai, dtype=float)
     if y.size == 0:
@@ -137,6 +141,8 @@ def wilson_interval(successes: int, n: int, *, confidence: float = 0.95) -> tupl
     """
     if n <= 0 or not 0 <= successes <= n:
         raise ValueError(f"A proportion needs 0 <= successes <= n and n > 0, not {successes} of {n}.")
+    from scipy.stats import binomtest
+
     ci = binomtest(int(successes), int(n)).proportion_ci(confidence_level=confidence, method="wilson")
     return float(ci.low), float(min(ci.high, 1.0))
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,6 +42,10 @@ def imports(path: Path) -> set[str]:
                 continue
             for alias in node.names:
                 found.add(f"{target}.{alias.name}" if f"{target}.{alias.name}" in MODULES else target)
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "attach":  # lazy_loader.attach
+            for keyword in node.keywords:
+                if keyword.arg == "submod_attrs":
+                    found |= {f"{package}.{key}" for key in ast.literal_eval(keyword.value)}
     return {m for m in found if m in MODULES and m != name}
 
 
@@ -82,9 +88,10 @@ def test_the_import_graph_has_no_cycle():
     assert cycles() == []
 
 
-def test_the_graph_sees_type_only_and_relative_imports():
+def test_the_graph_sees_type_only_relative_and_lazy_imports():
     assert "detector.features.track" in GRAPH["detector.features.vectors"]
     assert "detector.layers.clap.htsat" in GRAPH["detector.layers.clap.encoder"]  # under TYPE_CHECKING and in functions
+    assert {"detector.analysis", "detector.layers.heuristics"} <= GRAPH["detector"]  # lazy_loader.attach's names
 
 
 def _layer(module: str) -> int:
@@ -136,3 +143,34 @@ def test_no_module_is_a_grab_bag():
     """A module past 450 lines has usually grown a second job (the benchmark script aside)."""
     sizes = {m: len(p.read_text().splitlines()) for m, p in MODULES.items()}
     assert not [m for m, n in sizes.items() if n > 450 and m != "detector.bench"], sizes
+
+
+FIRST_PAGE_SPARES = ("scipy.stats", "scipy.signal", "scipy.ndimage", "sklearn", "pandas", "torch", "skops", "ray",
+                     "pyarrow", "numba")
+"""Libraries the dashboard's first page has no use for: analyses, tables, training and scans import them where used."""
+
+
+def test_the_first_page_imports_no_heavy_library():
+    """What every page imports before it draws (``python -m detector.bench --startup`` times the first page)."""
+    code = "import sys, streamlit, pages._serving, pages._shared, detector; print(' '.join(sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                            check=True).stdout.split()
+    assert not [m for m in loaded if m.split(".")[0] in FIRST_PAGE_SPARES or m.startswith(FIRST_PAGE_SPARES)]
+
+
+def test_the_warm_up_loads_what_the_first_page_spared():
+    """The dashboard's background warm-up leaves the first real analysis nothing to import."""
+    code = ("import sys; from detector.analysis.warmup import warm_up; warm_up(); "
+            "print(' '.join(sys.modules))")
+    loaded = set(subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                                check=True).stdout.split())
+    assert {"scipy.stats", "scipy.signal", "scipy.ndimage", "numba"} <= loaded
+
+
+def test_the_lazy_names_resolve():
+    """Every name that a package's ``lazy_loader.attach`` promises exists in the module it names."""
+    import importlib
+
+    for package in ("detector", "detector.jobs", "detector.jobs.scan", "detector.training"):
+        module = importlib.import_module(package)
+        assert [name for name in module.__all__ if getattr(module, name, None) is None] == [], package

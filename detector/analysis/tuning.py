@@ -16,9 +16,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from ..features.track import TrackFeatures
 from ..layers.heuristics import ALL_RULES, GLOBALS, RULES, ProfileError, Rule, Thresholds
@@ -27,6 +27,9 @@ from ..metrics import (BOOTSTRAP_RESAMPLES, MIN_PER_CLASS, as_targets, class_cou
 from ..report import DetectionReport
 from ..report.tables import feature_label
 from .scoring import rescore, score
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd  # imported where used: over 0.3 s, which the dashboard's first page has no use for
 
 FIELD_LABELS = {"ai_threshold": "strong AI beyond", "mild_threshold": "mild AI beyond",
                 "human_threshold": "human beyond", "ai_step": "+AI", "mild_step": "+mild", "human_step": "−human"}
@@ -69,6 +72,8 @@ def compare_profiles(items: Sequence[DetectionReport | TrackFeatures], labels: S
     reports : the ``after`` reports, in the table's order (a stored report's without its
         segments: the Tune page scores tracks).
     """
+    import pandas as pd
+
     old = [_rescored(item, before) for item in items]
     new = [_rescored(item, after) for item in items]
     table = pd.DataFrame({"track": [r.source_name for r in new], "label": [label or "unlabelled" for label in labels],

@@ -36,16 +36,14 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import find_peaks, peak_widths
-from scipy.signal._peak_finding_utils import PeakPropertyWarning
-from scipy.stats import binom
 
 from .fakeprint import Fakeprint, Residual
 
-# "some peaks have a prominence of 0": a z-peak on a flat excess, which counts as narrow (width 0). Also filtered
-# for the whole process: ``warnings.catch_warnings`` (below) is not thread-safe, and the stability check analyses
-# two copies at a time, so one thread's exit can drop the other's filter.
-warnings.filterwarnings("ignore", category=PeakPropertyWarning)
+# scipy's PeakPropertyWarning "some peaks have a prominence (width) of 0": a z-peak on a flat excess, which counts
+# as narrow (width 0), as it should. Filtered for the whole process (by its words: scipy.signal is imported only
+# when a comb is searched), as ``warnings.catch_warnings`` is not thread-safe and the stability check analyses two
+# copies at a time.
+warnings.filterwarnings("ignore", message="some peaks have a (prominence|width) of 0", category=RuntimeWarning)
 
 PEAK_Z = 4.0
 """A bin is a peak when it is a local maximum this many robust spreads above the floor."""
@@ -187,15 +185,15 @@ def _chance(p: float) -> str:
 def narrow_peaks(residual: Residual) -> np.ndarray:
     """Indices of live peaks ``PEAK_Z`` spreads or ``PEAK_DB`` above the floor and at most
     ``PEAK_MAX_WIDTH`` bins wide where their excess power falls to half (their -3 dB width)."""
+    from scipy.signal import find_peaks, peak_widths
+
     z = np.where(residual.live, residual.z, 0.0)
     idx, _ = find_peaks(z)
     idx = idx[(z[idx] >= PEAK_Z) | (residual.residual_db[idx] >= PEAK_DB)]
     if idx.size == 0:
         return idx
     excess = np.maximum(10.0 ** (residual.residual_db.astype(np.float64) / 10.0) - 1.0, 0.0)
-    with warnings.catch_warnings():  # a z-peak on a flat excess has width 0: narrow, as it should count
-        warnings.simplefilter("ignore", PeakPropertyWarning)
-        widths = peak_widths(excess, idx, rel_height=0.5)[0]
+    widths = peak_widths(excess, idx, rel_height=0.5)[0]  # a z-peak on a flat excess has width 0 (see above)
     return idx[widths <= PEAK_MAX_WIDTH]
 
 
@@ -230,6 +228,8 @@ def spacings_for(lo: float, hi: float) -> np.ndarray:
 
 def _search(peak_hz: np.ndarray, lo: float, hi: float, tol_hz: float, n_live: int, bin_hz: float):
     """Best ``(p, spacing, offset)`` over spacings and offsets, and the search's number of trials."""
+    from scipy.stats import binom  # here, not at import: scipy.stats alone takes most of a second to import
+
     spacings = spacings_for(lo, hi)
     if spacings.size == 0 or peak_hz.size < MIN_POSITIONS:
         return None, 1.0
@@ -295,6 +295,8 @@ def peak_frequencies(fp: Fakeprint, idx: np.ndarray) -> np.ndarray:
 
 def _tallest_peaks(fp: Fakeprint) -> np.ndarray:
     """Frequencies of the tallest peaks of the spectrum (candidates for notes' first partials)."""
+    from scipy.signal import find_peaks
+
     idx, _ = find_peaks(fp.whole.residual_db, height=HARMONIC_DB)
     idx = idx[fp.freqs[idx] >= 40.0]
     return peak_frequencies(fp, idx[np.argsort(-fp.whole.spectrum_db[idx])[:MAX_NOTES * 2]])

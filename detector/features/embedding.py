@@ -10,7 +10,6 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.stats
 
 
 @dataclass(frozen=True)
@@ -48,6 +47,8 @@ def embedding_stats(vector: np.ndarray) -> dict[str, float]:
     std, l2_norm
         Standard deviation and Euclidean norm of the entries.
     """
+    import scipy.stats  # here, not at import: the dashboard's first page has no use for it (most of a second)
+
     x = np.asarray(vector, dtype=np.float64).ravel()
     if x.size < 2 or not np.all(np.isfinite(x)):
         raise ValueError("An embedding needs at least two finite values.")

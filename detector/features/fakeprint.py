@@ -26,9 +26,6 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-import scipy.fft
-import scipy.ndimage as ndi
-from scipy.signal import get_window
 
 LOW_HZ = 1000.0
 """The fakeprint starts here: below, music's own partials crowd the spectrum."""
@@ -72,6 +69,8 @@ class Residual:
     @classmethod
     def of(cls, spectrum_db: np.ndarray, band: np.ndarray) -> "Residual":
         """The residual of ``spectrum_db``; ``band`` marks the bins the search may use."""
+        from scipy import ndimage as ndi  # scipy's subpackages are imported where used (see docs/architecture.md)
+
         spectrum_db = np.asarray(spectrum_db, dtype=np.float64)
         floor = ndi.median_filter(spectrum_db, size=FLOOR_BINS, mode="nearest")
         residual = spectrum_db - floor
@@ -154,6 +153,9 @@ def fakeprint(samples: np.ndarray, sample_rate: int, bounds: list[tuple[float, f
     segment, so memory stays one segment's frames however long the track. Returns
     ``None`` when the rate leaves nothing above ``LOW_HZ`` or no segment holds a frame.
     """
+    import scipy.fft
+    from scipy.signal import get_window
+
     n_fft = fft_size(sample_rate)
     hop = n_fft // 2
     freqs_all = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)

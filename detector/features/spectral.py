@@ -18,12 +18,15 @@ import functools
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import librosa
 import numpy as np
-import scipy.stats
 
 from ..config import cpu_threads
+
+if TYPE_CHECKING:  # pragma: no cover
+    import scipy.sparse
 
 SAMPLE_RATE = 22050
 N_FFT = 2048
@@ -36,6 +39,8 @@ SUMMARY_NAMES = ("mfcc_variance", "mfcc_kurtosis", "contrast_std", "flatness_mea
 
 def _kurtosis_rows(matrix: np.ndarray) -> np.ndarray:
     """Fisher kurtosis of each row over time; 0.0 for constant rows."""
+    import scipy.stats  # here, not at import: the dashboard's first page has no use for it (most of a second)
+
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # "catastrophic cancellation" on near-constant rows
         k = scipy.stats.kurtosis(matrix, axis=-1)

@@ -13,10 +13,12 @@ import io
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from datetime import datetime, timezone
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .store import ROW_COLUMNS, HistoryRow
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd  # imported where used: over 0.3 s, which the dashboard's first page has no use for
 
 CSV_COLUMNS = ("id", "analysed_utc", "source_name", "sha256", "score", "call", "verdict", "label", "profile_name",
                "profile", "decided_by", "is_ai", "duration", "format", "artifacts", "report_schema", "user")
@@ -43,6 +45,8 @@ def profile_title(row: HistoryRow) -> str:
 
 def rows_table(rows: Iterable[HistoryRow]) -> pd.DataFrame:
     """One row per stored analysis, with the columns of :class:`HistoryRow`."""
+    import pandas as pd
+
     return pd.DataFrame([asdict(r) for r in rows], columns=list(ROW_COLUMNS))
 
 
@@ -59,6 +63,8 @@ def history_table(rows: Iterable[HistoryRow], stability: Mapping[int, str] | Non
     ``stability`` the stored stability check's summary (:meth:`HistoryStore.stability_summaries`: ``"stable"``,
     ``"fragile"`` or ``"inconclusive"``), empty where none was run.
     """
+    import pandas as pd
+
     stability = stability or {}
     return pd.DataFrame([{"id": r.id, "analysed": analysed_utc(r.created_at, seconds=False), "user": r.user or "",
                           "source_name": r.source_name, "verdict": [r.call], "score": r.score,

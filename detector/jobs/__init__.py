@@ -1,5 +1,10 @@
-"""Many tracks at once: :func:`analyze_batch` (in process, reusing the history)."""
+"""Many tracks at once: :func:`analyze_batch` (in process, reusing the history).
 
-from .batch import BatchResult, analyze_batch
+The names load their module on first use (``lazy_loader``, see :mod:`detector`).
+"""
 
-__all__ = ["BatchResult", "analyze_batch"]
+import lazy_loader as _lazy
+
+__getattr__, __dir__, __all__ = _lazy.attach(__name__, submod_attrs={
+    "batch": ["BatchResult", "analyze_batch"],
+})

@@ -7,12 +7,14 @@ the CLI and tests share one schema.
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from ..layers.heuristics import ProfileError, Thresholds
 from .schema import DetectionReport
 from .stability import CALL_WORDS, Stability
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd  # imported where used: over 0.3 s, which the dashboard's first page has no use for
 
 FEATURE_LABELS = {
     "mfcc_variance": "MFCC variance", "mfcc_kurtosis": "MFCC kurtosis", "contrast_std": "Spectral contrast std",
@@ -29,6 +31,8 @@ def feature_label(feature: str) -> str:
 
 def contributions_table(report: DetectionReport) -> pd.DataFrame:
     """One row per heuristic rule that voted: layer, feature, value, band, threshold crossed, step."""
+    import pandas as pd
+
     return pd.DataFrame([{"layer": c.layer, "feature": feature_label(c.feature), "value": c.value, "band": c.band,
                           "threshold crossed": c.threshold, "step": c.delta}
                          for layer in report.layers.values() for c in layer.contributions],
@@ -40,6 +44,8 @@ def segments_table(report: DetectionReport) -> pd.DataFrame:
 
     This is the schema of the dashboard's "segments (CSV)" download.
     """
+    import pandas as pd
+
     return pd.DataFrame([{"index": s.index, "start_s": s.start, "end_s": s.end, "score": s.score,
                           **{f"{k}_score": v for k, v in s.layer_scores.items()}, **s.features}
                          for s in report.segments])
@@ -47,6 +53,8 @@ def segments_table(report: DetectionReport) -> pd.DataFrame:
 
 def feature_table(reports: Sequence[DetectionReport], labels: Sequence[str | None]) -> pd.DataFrame:
     """One row per track: name, label, score and every feature of every layer that ran."""
+    import pandas as pd
+
     rows = []
     for report, label in zip(reports, labels):
         row = {"track": report.source_name, "label": label or "unlabelled", "score": report.score}
@@ -59,6 +67,8 @@ def feature_table(reports: Sequence[DetectionReport], labels: Sequence[str | Non
 def stability_table(stability: Stability) -> pd.DataFrame:
     """One row per perturbation, the original first: what was changed, the deciding score and call, whether
     the call changed, each layer's score, and why a perturbation did not run."""
+    import pandas as pd
+
     layers = list(stability.layers)
     rows = [{"perturbation": "as analysed", "score": stability.score, "call": CALL_WORDS.get(stability.call),
              "call changed": False, **{f"{n} layer": stability.layers[n] for n in layers}, "note": ""}]
@@ -122,6 +132,8 @@ def compare_table(reports: Sequence[DetectionReport], profiles: Sequence[str] | 
         report lacks the row. With two reports, a :data:`DIFFERENCE` column holds second
         minus first for numeric rows (empty for text rows).
     """
+    import pandas as pd
+
     columns, raw = {}, []
     for i, report in enumerate(reports, start=1):
         values = {"score": report.score, "call": report.call, "verdict": report.verdict}

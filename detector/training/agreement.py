@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.model_selection import StratifiedKFold
 
 from ..layers.classifier.pipeline import LOGISTIC, build_pipeline, fit
 
@@ -56,6 +55,8 @@ def decision_agreement(reference: np.ndarray, reduced: np.ndarray, y: np.ndarray
     y
         Labels (0 human, 1 AI), shape (n,); each class needs at least ``folds`` tracks.
     """
+    from sklearn.model_selection import StratifiedKFold
+
     reference, reduced = np.asarray(reference, np.float64), np.asarray(reduced, np.float64)
     y = np.asarray(y, int)
     if reference.shape != reduced.shape or len(reference) != len(y):

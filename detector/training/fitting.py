@@ -15,11 +15,9 @@ from __future__ import annotations
 import warnings
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedKFold, cross_validate, train_test_split
-from sklearn.pipeline import Pipeline
 
 from ..features.vectors import FeatureSet
 from ..layers.clap import ClapEncoder
@@ -33,6 +31,9 @@ from .dataset import (
 )
 from .importance import measure_importance
 from .vectors import VectorCache, extract_vectors
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sklearn.pipeline import Pipeline  # scikit-learn is imported where used: over a second, see docs/architecture.md
 
 EXTRACTION_SHARE = 0.8
 """The share of :func:`train_dataset`'s progress bar that feature extraction fills."""
@@ -118,6 +119,9 @@ def train(
     ValueError
         Bad ``folds``, ``test_size`` or ``kind``.
     """
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold, cross_validate, train_test_split
+
     progress = progress or no_progress
     kind = model_kind(kind).name
     if folds < 2:

@@ -19,15 +19,18 @@ inputs and 10 shuffles that is 0.1-0.3 s instead of about 12 s.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.pipeline import Pipeline
 
 from ..features.vectors import FeatureSet
 from ..layers.classifier.importance import (
     IMPORTANCE_TOP, FeatureImportance, Importance, feature_label, input_ranking,
 )
 from ..types import Progress, no_progress
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sklearn.pipeline import Pipeline  # scikit-learn is imported where used: over a second, see docs/architecture.md
 
 N_REPEATS = 10
 """Shuffles per input, on small datasets."""

@@ -26,11 +26,14 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.pipeline import Pipeline
 
 from ...features.vectors import CLAP, FAKEPRINT, FeatureSet
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sklearn.pipeline import Pipeline  # scikit-learn is imported where used: over a second, see docs/architecture.md
 
 IMPORTANCE_TOP = 10
 """Inputs kept in the card: the largest mean drops, positive ones only."""

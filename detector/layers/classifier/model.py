@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.pipeline import Pipeline
 
 from ...errors import DetectorError
 from ...features.track import TrackFeatures
@@ -14,6 +14,9 @@ from ...features.vectors import CLAP, FAKEPRINT, FeatureSet, FeatureSetUnavailab
 from ...types import LayerResult
 from ..clap.precision import DEFAULT_PRECISION, recorded_precision
 from .importance import Importance, input_ranking
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sklearn.pipeline import Pipeline  # scikit-learn is imported where used: over a second, see docs/architecture.md
 
 TOP_INPUTS = 5
 

@@ -17,11 +17,9 @@ import zipfile
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import sklearn
-from sklearn.pipeline import Pipeline
 
 from ..._version import __version__
 from ...features.vectors import FEATURE_SET_VERSIONS, FeatureSet
@@ -29,6 +27,9 @@ from ...files import atomic_write, atomic_write_text, sha256_file
 from ...types import LABELS, Progress, no_progress
 from .model import ModelError, TrainedModel
 from .pipeline import DEFAULT_KIND, MODEL_KINDS, ModelKind, kind_of
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sklearn.pipeline import Pipeline  # scikit-learn is imported where used: over a second, see docs/architecture.md
 
 CARD_FORMAT = "detector-model-card"
 CARD_VERSION = 1
@@ -54,6 +55,8 @@ def card_path(model_path: str | Path) -> Path:
 
 
 def library_versions() -> dict[str, str]:
+    import sklearn
+
     return {"scikit-learn": sklearn.__version__, "skops": metadata.version("skops"),
             "numpy": np.__version__, "detector": __version__, "python": sys.version.split()[0]}
 
@@ -164,7 +167,9 @@ def load_model(path: str | Path) -> TrainedModel:
     ModelError
         For any file that fails a check, with the reason.
     """
+    import sklearn
     import skops.io as sio  # imported on use (slow import, see save_model)
+    from sklearn.pipeline import Pipeline
 
     path = Path(path).expanduser()
     if not path.is_file():

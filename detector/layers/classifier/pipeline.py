@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.ensemble import RandomForestClassifier, VotingClassifier
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
-from sklearn.svm import SVC
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sklearn.pipeline import Pipeline  # scikit-learn is imported where used: over a second, see docs/architecture.md
 
 DEFAULT_SEED = 0
 LOGISTIC_MAX_ITER = 5000
@@ -97,6 +96,12 @@ def build_pipeline(seed: int = DEFAULT_SEED, kind: str = DEFAULT_KIND) -> Pipeli
     ValueError
         For an unknown ``kind``.
     """
+    from sklearn.ensemble import RandomForestClassifier, VotingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
     chosen = model_kind(kind)
     if chosen is LOGISTIC:
         logistic = LogisticRegression(C=1.0, class_weight="balanced", max_iter=LOGISTIC_MAX_ITER, random_state=seed)
