@@ -8,7 +8,7 @@ until a user is signed in, and nothing but what to configure when sign-in is mis
 import streamlit as st
 
 from pages._serving import account, gate
-from pages._shared import clap_preload, profile_sidebar, sync_query, thresholds
+from pages._shared import preload, profile_sidebar, sync_query, thresholds
 
 st.set_page_config(page_title="AI music detector", page_icon="🎛️", layout="wide")
 pages = [
@@ -19,11 +19,13 @@ pages = [
 ]
 access = gate(pages)  # stops here, showing only the sign-in or the refusal, unless this session may use the pages
 page = st.navigation(pages)
-clap_preload()  # the CLAP model loads in the background, not on the first page
 account(access)
 thresholds()
 if warning := st.session_state.pop("profile_warning", None):
     st.warning(warning)
 sync_query()
 profile_sidebar()
-page.run()
+try:
+    page.run()
+finally:  # a page that stops early (st.stop) has drawn all it will
+    preload()  # the warm-up analysis and the CLAP model, in the background once the first page is drawn

@@ -5,13 +5,16 @@ UI glue only; every number comes from the ``detector`` package.
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 from dataclasses import dataclass
 
 import streamlit as st
 
 from detector import AudioError, DetectorError, ProfileError, Thresholds, extract, plots
 from detector.analysis import analysis_profile, check_stability, with_stability
+from detector.analysis.warmup import warm_up
 from detector.audio.perturb import PERTURBATIONS, perturbation_set, set_name
 from detector.audio import UPLOAD_TYPES, sha256_of
 from detector.features import TrackFeatures
@@ -27,6 +30,7 @@ from detector.report.summary import GLOSSARY, explain
 from detector.report.tables import contributions_table, segments_table, stability_table
 from pages._serving import analysis_slot, charge_upload, current_user
 
+_log = logging.getLogger(__name__)
 AUDIO_TYPES = list(UPLOAD_TYPES)
 DEFAULTS_NAME = "defaults"
 CALL_COLOURS = {"ai": "red", "human": "green", "inconclusive": "gray"}
@@ -73,11 +77,30 @@ def _clap(path: str, size: int, mtime_ns: int, precision: str = clap.DEFAULT_PRE
     return clap.get_encoder(path, precision=precision)
 
 
+PRELOAD_DELAY_S = 2.0
+"""Seconds the background loading waits after the first page's script ends: importing and compiling hold
+Python's GIL for long stretches, and would hold back the server thread that sends the page to the browser."""
+
+
 @st.cache_resource(show_spinner=False)
-def clap_preload() -> bool:
-    """Start loading the configured CLAP checkpoint in the background, once per server: the first page does not
-    wait for it, and the first analysis finds it loaded (or waits only for the rest). Whether one was started."""
-    return clap.preload() is not None
+def preload() -> threading.Thread:
+    """Once per server, soon after the first page is drawn: in a background thread, a warm-up analysis (the
+    imports and compiling that the first analysis would otherwise wait for, about a second) and then the
+    configured CLAP checkpoint's load (:func:`detector.layers.clap.preload`). The first analysis finds both
+    done, or does what is left itself (imports and loads are thread-safe). A failure is logged for the server;
+    the analysis that meets it says why in words."""
+
+    def run() -> None:
+        try:
+            warm_up()
+        except Exception as exc:  # noqa: BLE001 - the real analysis reports the same fault to the user
+            _log.warning("The warm-up analysis failed (%s: %s)", type(exc).__name__, exc)
+        clap.preload()
+
+    thread = threading.Timer(PRELOAD_DELAY_S, run)
+    thread.name, thread.daemon = "warm-up", True
+    thread.start()
+    return thread
 
 
 def thresholds_of(report: DetectionReport) -> Thresholds:

@@ -50,6 +50,17 @@ def test_analyse_upload_shows_score_verdict_and_every_section():
     assert {b.label for b in at.get("download_button")} >= {"Download JSON report", "Download segments (CSV)"}
 
 
+def test_the_dashboard_warms_up_in_the_background_after_its_first_page(caplog):
+    from pages._shared import preload
+
+    at = _dashboard()
+    assert not at.exception
+    thread = preload()  # the thread the first run started (once per server)
+    assert thread.name == "warm-up"
+    thread.join(timeout=TIMEOUT)
+    assert not thread.is_alive() and "warm-up analysis failed" not in caplog.text
+
+
 def test_analyse_shows_a_decoder_fingerprint_as_the_deciding_evidence():
     from detector.synthetic import DecoderSpec, encode as encode_audio, song, through_decoder
 
