@@ -131,6 +131,25 @@ def test_a_classifier_trained_on_another_precision_gives_a_warning(track):
     assert not [w for w in score(_with_clap(track, "int8"), model=model8).warnings if "CLAP embeddings" in w]
 
 
+@pytest.mark.skipif(not REDUCED, reason="this CPU or torch build runs no reduced precision")
+def test_evaluating_on_another_precision_warns(tmp_path, reduced):
+    from detector.training import evaluate, load_dataset
+
+    precision, encoder = next(iter(reduced.items()))
+    for label, freq in (("human", 1.0), ("ai", 1.5)):
+        (tmp_path / label).mkdir()
+        for i in range(2):
+            wav = encode(music(3.0 + i, 44100) * freq, 44100)
+            (tmp_path / label / f"{i}.wav").write_bytes(wav)
+    model = _clap_model({"checkpoint_sha256": encoder.checkpoint_sha256})  # its card: fp32 embeddings
+    result = evaluate(model, load_dataset(tmp_path), clap=encoder, use_cache=False)
+    (warning,) = result.warnings
+    assert "trained on fp32 CLAP embeddings" in warning and f"in {precision}" in warning
+    assert result.to_dict()["warnings"] == [warning]
+    same = _clap_model({"checkpoint_sha256": encoder.checkpoint_sha256, "precision": precision})
+    assert evaluate(same, load_dataset(tmp_path), clap=encoder, use_cache=False).warnings == ()
+
+
 def test_model_cards_name_the_precision_of_their_embeddings():
     card = {"model_kind": "logistic", "feature_set": {"version": "clap-512-v1"}, "trained_at": "2026-01-02T03:04",
             "class_counts": {"human": 3, "ai": 4}}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from ..features.vectors import CLAP, FeatureSetUnavailable
-from ..layers.clap import ClapEncoder
+from ..layers.clap import ClapEncoder, mismatch_warning
 from ..layers.classifier import TrainedModel
 from ..metrics import Metrics, compute_metrics
 from ..types import Progress
@@ -13,19 +13,19 @@ from .dataset import Dataset, DatasetError, SkippedFile
 from .vectors import VectorCache, extract_vectors
 
 
-
 @dataclass(frozen=True)
 class EvaluationResult:
-    """A saved model's metrics on a dataset."""
+    """A saved model's metrics on a dataset; ``warnings`` say what may make them differ from its training."""
 
     model: str
     feature_set: str
     metrics: Metrics
     skipped: tuple[SkippedFile, ...]
+    warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         return {"model": self.model, "feature_set": self.feature_set, "metrics": self.metrics.to_dict(),
-                "skipped": [asdict(s) for s in self.skipped]}
+                "skipped": [asdict(s) for s in self.skipped], "warnings": list(self.warnings)}
 
 
 def evaluate(
@@ -38,6 +38,9 @@ def evaluate(
     progress: Progress | None = None,
 ) -> EvaluationResult:
     """Score every usable file of ``dataset`` with ``model`` and compare with the labels.
+
+    A CLAP model evaluated on embeddings of another precision than it was trained on
+    (``clap.precision`` against its card) is evaluated, with a warning.
 
     Raises
     ------
@@ -55,8 +58,11 @@ def evaluate(
                                     "the one available now.")
     if not vectors.files:
         raise DatasetError("No usable audio files to evaluate on.")
+    trained = model.clap_precision
+    warnings = () if clap is None or trained in (None, clap.precision) else (
+        mismatch_warning(clap.precision, trained, model.name),)
     return EvaluationResult(model.name, model.feature_set.version,
-                            compute_metrics(vectors.y, model.predict_proba(vectors.X)), vectors.skipped)
+                            compute_metrics(vectors.y, model.predict_proba(vectors.X)), vectors.skipped, warnings)
 
 
 __all__ = ["EvaluationResult", "evaluate"]
