@@ -16,7 +16,7 @@ see :func:`spectral_main`)
 Every path starts from the same encoded file in memory; ours and the reference end with the same four
 numbers:
 
-* ours: :func:`detector.audio.decode` (streamed soxr; MP3, Vorbis and FLAC decoded on two cores) +
+* ours: :func:`detector.audio.decode` (streamed soxr; MP3, Vorbis, Opus and FLAC decoded on two cores) +
   :func:`spectral_frames` (one STFT, in blocks on two threads); also with the decoding kept serial;
 * reference: ``librosa.load`` + four librosa feature calls (mfcc, spectral_contrast,
   spectral_flatness and the mel spectrogram the original computed but never used);
@@ -459,17 +459,19 @@ def stability_main(args: argparse.Namespace) -> int:
     return 0
 
 
-FIRST_PAGE = "text=Is this track machine-made?"
+FIRST_PAGE_TITLE = "Is this track machine-made?"
 """What the first page (Analyse) shows once it has run: its title."""
 
 
-def first_page_seconds(port: int, browser_path: str = "/usr/bin/chromium", timeout: float = 60.0) -> dict[str, float]:
+def first_page_seconds(port: int, browser_path: str = "/usr/bin/chromium", timeout: float = 60.0,
+                       cwd: str | None = None) -> dict[str, float]:
     """Seconds from ``streamlit run dashboard.py`` (as ``make run`` starts it) to the first page shown in a browser.
 
     A headless Chromium is started first (not timed); then the server, and the clock. The page is
     loaded as soon as ``/_stcore/health`` answers, and the time is taken when the Analyse page's title
     is drawn, i.e. the script ran through its imports, the sidebar and the page. Also reported: when
-    the health check first answered (the server up, before any script ran).
+    the health check first answered (the server up, before any script ran). ``cwd``: the app's folder
+    (the project by default; :func:`startup_main` also times a one-line app, the floor).
     """
     import urllib.request
 
@@ -478,13 +480,14 @@ def first_page_seconds(port: int, browser_path: str = "/usr/bin/chromium", timeo
     from .config import PROJECT_ROOT
 
     streamlit = os.path.join(os.path.dirname(sys.executable), "streamlit")
+    cwd = cwd or str(PROJECT_ROOT)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=browser_path, headless=True)
         page = browser.new_page()
         t0 = time.perf_counter()
         server = subprocess.Popen([streamlit, "run", "dashboard.py", "--server.address", "127.0.0.1",
                                    "--server.port", str(port), "--server.headless", "true"],
-                                  cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                  cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             while True:
                 try:
@@ -498,7 +501,7 @@ def first_page_seconds(port: int, browser_path: str = "/usr/bin/chromium", timeo
                 time.sleep(0.02)
             health = time.perf_counter() - t0
             page.goto(f"http://127.0.0.1:{port}/")
-            page.wait_for_selector(FIRST_PAGE, timeout=timeout * 1000)
+            page.wait_for_selector(f"text={FIRST_PAGE_TITLE}", timeout=timeout * 1000)
             shown = time.perf_counter() - t0
         finally:
             server.terminate()
@@ -527,22 +530,38 @@ def first_page_imports() -> dict[str, float]:
 
 
 def startup_main(args: argparse.Namespace) -> int:
-    """``make run``'s start-up on a warm virtualenv: the first page shown, best and median of ``repeats`` starts."""
+    """``make run``'s start-up on a warm virtualenv: the first page shown, best and median of ``repeats`` starts,
+    side by side with the floor: a one-line Streamlit app (the same title, the same server settings) started and
+    loaded the same way, which is what Streamlit and the browser take whatever the app does."""
+    import shutil
     import socket
+
+    from .config import PROJECT_ROOT
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; load average "
           f"before: {os.getloadavg()[0]:.2f} (other work on the machine slows every figure)")
-    runs = []
-    for _ in range(args.repeats + 1):  # the first start warms the file cache (a warm virtualenv), not counted
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        runs.append(first_page_seconds(port))
-    runs = runs[1:]
-    shown, health = [r["first_page_s"] for r in runs], [r["health_s"] for r in runs]
-    print(f"streamlit run dashboard.py -> first page shown in a headless Chromium: best {min(shown):.2f} s, median "
-          f"{statistics.median(shown):.2f} s ({len(runs)} starts; server answering its health check after "
-          f"{min(health):.2f} s best)")
+    runs: dict[str, list[dict[str, float]]] = {"dashboard": [], "floor": []}
+    with tempfile.TemporaryDirectory() as floor:
+        os.mkdir(os.path.join(floor, ".streamlit"))
+        shutil.copy(os.path.join(PROJECT_ROOT, ".streamlit", "config.toml"), os.path.join(floor, ".streamlit"))
+        with open(os.path.join(floor, "dashboard.py"), "w") as fh:
+            fh.write(f"import streamlit as st\n\nst.title({FIRST_PAGE_TITLE!r})\n")
+        for i in range(args.repeats + 1):  # the first round warms the file cache (a warm virtualenv), not counted
+            for name, folder in (("dashboard", str(PROJECT_ROOT)), ("floor", floor)):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", 0))
+                    port = sock.getsockname()[1]
+                result = first_page_seconds(port, cwd=folder)
+                if i:
+                    runs[name].append(result)
+    for name, label in (("dashboard", "streamlit run dashboard.py"), ("floor", "the floor, a one-line app")):
+        shown, health = [r["first_page_s"] for r in runs[name]], [r["health_s"] for r in runs[name]]
+        print(f"{label} -> first page shown in a headless Chromium: best {min(shown):.2f} s, median "
+              f"{statistics.median(shown):.2f} s ({len(shown)} starts; server answering its health check after "
+              f"{min(health):.2f} s best)")
+    extra = [d["first_page_s"] - f["first_page_s"] for d, f in zip(runs["dashboard"], runs["floor"])]
+    print(f"the dashboard's own share (each start minus the floor's start after it): median "
+          f"{statistics.median(extra):.2f} s")
     imports = first_page_imports()
     print("imports on the first page's path (s, cumulative, fresh interpreter): "
           + ", ".join(f"{name} {sec:.2f}" for name, sec in list(imports.items())[:8]))

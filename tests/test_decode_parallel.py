@@ -22,16 +22,27 @@ def stereo() -> np.ndarray:
     return song(14.0, SR, seed=3, stereo=True)
 
 
+class Calls(list):
+    """The parallel decodes tried (their arguments), and the reasons of those that fell back to serial."""
+
+    refused: list[str]
+
+
 @pytest.fixture
 def small_chunks(monkeypatch):
     """Chunks of two blocks, so that a 14 s track is cut into several (a real one needs over a minute)."""
     monkeypatch.setattr(parallel, "CHUNK_BLOCKS", 2)
-    calls = []
+    calls = Calls()
+    calls.refused = []
     real = DECODE.parallel_blocks
 
     def spy(*args, **kwargs):
         calls.append(args)
-        return real(*args, **kwargs)
+        try:
+            yield from real(*args, **kwargs)
+        except parallel.NotParallel as exc:
+            calls.refused.append(str(exc))
+            raise
 
     monkeypatch.setattr(DECODE, "parallel_blocks", spy)
     return calls
@@ -43,12 +54,12 @@ def _serial(data, rates, monkeypatch):
         return decode_rates(data, rates)
 
 
-@pytest.mark.parametrize("codec", ["MP3", "VORBIS", "FLAC"])
+@pytest.mark.parametrize("codec", ["MP3", "VORBIS", "FLAC", "OPUS"])
 def test_parallel_decoding_equals_serial_sample_for_sample(codec, stereo, small_chunks, monkeypatch):
-    data = encode(stereo, SR, codec)
+    data = encode(stereo, SR, codec) if codec != "OPUS" else encode(song(14.0, 48000, seed=3, stereo=True), 48000, codec)
     rates = (22050, None, 48000)
     fast = decode_rates(data, rates)
-    assert small_chunks, "the parallel path did not run"
+    assert small_chunks and not small_chunks.refused, "the parallel path did not run through"
     for a, b in zip(fast, _serial(data, rates, monkeypatch)):
         assert a.sample_rate == b.sample_rate and a.warnings == b.warnings == ()
         assert a.samples.dtype == np.float32 and np.array_equal(a.samples, b.samples)
@@ -61,13 +72,15 @@ def test_a_path_is_decoded_in_parallel_too(stereo, small_chunks, tmp_path, monke
     assert small_chunks and np.array_equal(fast.samples, _serial(path, (22050,), monkeypatch)[0].samples)
 
 
-def test_damaged_file_falls_back_to_the_serial_decode_and_its_warning(stereo, small_chunks, monkeypatch):
-    data = bytearray(encode(stereo, SR, "VORBIS"))
+@pytest.mark.parametrize("codec", ["VORBIS", "OPUS"])
+def test_damaged_file_falls_back_to_the_serial_decode_and_its_warning(codec, stereo, small_chunks, monkeypatch):
+    sr = SR if codec == "VORBIS" else 48000
+    data = bytearray(encode(stereo if codec == "VORBIS" else song(14.0, sr, seed=3, stereo=True), sr, codec))
     mid = len(data) // 2
     data[mid:mid + 4000] = bytes(4000)  # an Ogg page lost in the middle
     fast = decode_rates(bytes(data), (22050,))[0]
     slow = _serial(bytes(data), (22050,), monkeypatch)[0]
-    assert small_chunks, "the parallel path was not tried"
+    assert bool(small_chunks) == (codec == "VORBIS")  # Opus: its broken page framing is refused before any chunk
     assert fast.warnings == slow.warnings and fast.warnings, "the damage warning must survive"
     assert np.array_equal(fast.samples, slow.samples)
 
@@ -77,19 +90,37 @@ def test_chunks_that_do_not_join_are_refused(stereo, monkeypatch):
     real, other = encode(stereo, SR, "FLAC"), encode(stereo[::-1].copy(), SR, "FLAC")
     opened = []
 
-    def reopen():  # the first chunk from the real file, every later one from another file of the same shape
+    def open_at(frame):  # the first chunk from the real file, every later one from another file of the same shape
         opened.append(1)
-        return io.BytesIO(real if len(opened) == 1 else other)
+        return io.BytesIO(real if len(opened) == 1 else other), 0
 
     with sf.SoundFile(io.BytesIO(real)) as snd, pytest.raises(parallel.NotParallel, match="sample for sample"):
-        for _ in parallel.parallel_blocks(snd, reopen, 1 << 16, 10**9):
+        for _ in parallel.parallel_blocks(snd, open_at, 1 << 16, 10**9):
             pass
 
 
-def test_opus_and_short_files_are_decoded_serially(stereo):
-    x48 = song(14.0, 48000, seed=3, stereo=True)
-    with sf.SoundFile(io.BytesIO(encode(x48, 48000, "OPUS"))) as snd:
-        assert not parallel.eligible(snd, 1 << 16)  # libsndfile's Opus seek costs as much as decoding
+def test_an_opus_stream_restarted_at_a_page_decodes_to_the_same_samples():
+    """The restart (header pages renumbered, pre-skip 0, the file's pages from there) is a valid Ogg Opus stream
+    whose samples are the whole file's from its first one on, bit for bit once libopus has converged."""
+    from detector.audio.ogg import PREROLL_SECONDS, OpusPages
+
+    data = encode(song(20.0, 48000, seed=4, stereo=True), 48000, "OPUS")
+    whole = sf.read(io.BytesIO(data), dtype="float32")[0]
+    pages = OpusPages.parse(data)
+    assert pages is not None and len(pages.header_pages) == 2 and pages.preskip > 0
+    stream, origin = pages.restart(12 * 48000)
+    assert 0 < origin <= 12 * 48000 - PREROLL_SECONDS * 48000
+    with sf.SoundFile(io.BytesIO(stream)) as snd:
+        part = snd.read(dtype="float32")
+        assert "hole" not in snd.extra_info.lower()  # the page sequence runs on unbroken
+    assert len(part) == len(whole) - origin  # to the last sample
+    assert np.array_equal(part[48000:], whole[origin + 48000:])  # converged within a second
+    assert pages.restart(PREROLL_SECONDS * 48000 - 1) == (data, 0)  # nothing that early: the file itself
+    assert OpusPages.parse(encode(song(3.0, SR), SR, "VORBIS")) is None
+    assert OpusPages.parse(data[: len(data) // 2 + 7]) is None  # a cut page: decoded serially
+
+
+def test_short_files_are_decoded_serially(stereo):
     with sf.SoundFile(io.BytesIO(encode(stereo, SR, "MP3"))) as snd:
         assert not parallel.eligible(snd, 1 << 16)  # 14 s: under two chunks of the default size
         assert parallel.eligible(snd, 1 << 12)

@@ -32,7 +32,7 @@ from ..types import Progress
 from .buffers import GrowingArray, downmix
 from .damage import StderrTap, damage_in
 from .formats import SUPPORTED_FORMATS
-from .parallel import NotParallel, eligible, parallel_blocks, reopener
+from .parallel import NotParallel, Opener, eligible, opener, parallel_blocks
 
 AudioSource = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO]
 
@@ -276,7 +276,7 @@ def decode_rates(
                 fh.seek(position)
             resolved = tuple(snd.samplerate if rate is None else rate for rate in rates)
             outputs, warnings = _read_mono(snd, tuple(dict.fromkeys(resolved)), max_duration, size=size,
-                                           progress=progress, reopen=reopener(source, fh))
+                                           progress=progress, chunks=lambda: opener(source, fh, snd))
             label, source_rate, channels = _format_label(snd), snd.samplerate, snd.channels
     finally:
         if owned:
@@ -326,23 +326,23 @@ def _check_header(snd: sf.SoundFile, max_duration: float) -> None:
 
 def _read_mono(
     snd: sf.SoundFile, rates: tuple[int, ...], max_duration: float, *, size: int = 0,
-    progress: Progress | None = None, reopen: Callable[[], BinaryIO] | None = None,
+    progress: Progress | None = None, chunks: Callable[[], Opener | None] | None = None,
 ) -> tuple[dict[int, np.ndarray], list[str]]:
     """Stream ``snd`` block by block into mono float32 at each of ``rates``.
 
     ``size`` is the encoded file's length in bytes (it turns skipped bytes into seconds);
     ``progress`` is told the share of the header's frames read after every block. With
-    ``reopen`` (a new file object over the same bytes), a long compressed file is decoded on
-    two cores (:mod:`detector.audio.parallel`), to the same samples; a file that cannot be
+    ``chunks`` (giving an :data:`~detector.audio.parallel.Opener`, or None), a long compressed file is
+    decoded on two cores (:mod:`detector.audio.parallel`), to the same samples; a file that cannot be
     shown to decode identically that way is decoded serially.
     """
     _check_header(snd, max_duration)
     claimed = snd.frames / snd.samplerate
     max_frames = int(max_duration * snd.samplerate) + 1
-    if reopen is not None and eligible(snd, _BLOCK):
+    if chunks is not None and eligible(snd, _BLOCK) and (open_at := chunks()) is not None:
         streams = _Streams(snd, rates, max_duration, progress)
         try:
-            for block in parallel_blocks(snd, reopen, _BLOCK, max_frames):
+            for block in parallel_blocks(snd, open_at, _BLOCK, max_frames):
                 streams.push(block)
             return streams.outputs(), []
         except NotParallel:

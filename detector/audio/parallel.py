@@ -3,7 +3,9 @@
 libsndfile seeks MP3, Ogg/Vorbis and FLAC to the exact sample (tested in
 ``tests/test_decode_parallel.py``), so a file can be cut into chunks of whole decoding blocks
 that worker threads decode at once (libsndfile runs without the GIL), and handed back in order,
-block by block, exactly as one serial read would have produced them. Nothing is taken on trust:
+block by block, exactly as one serial read would have produced them. Opus is not seeked (its
+seek decodes from the start): each chunk decodes a stream restarted at a page two seconds
+before it (:mod:`.ogg`) and drops what precedes its first block. Nothing is taken on trust:
 
 * every chunk after the first starts one block early, and that block must equal, bit for bit,
   the last block the previous chunk decoded;
@@ -28,11 +30,11 @@ import soundfile as sf
 
 from ..config import cpu_threads
 from .damage import StderrTap, damage_in
+from .ogg import OpusPages
 
-PARALLEL_FORMATS = frozenset({("MP3", "MPEG_LAYER_III"), ("OGG", "VORBIS"), ("FLAC", "PCM_16"), ("FLAC", "PCM_24"),
-                              ("FLAC", "PCM_S8")})
-"""(container, codec) pairs worth decoding on two cores. Not WAV (its decoding is a copy), nor Opus: libsndfile's
-Opus seek decodes its way to the target, and two cores doing that used twice the CPU of one serial decode."""
+PARALLEL_FORMATS = frozenset({("MP3", "MPEG_LAYER_III"), ("OGG", "VORBIS"), ("OGG", "OPUS"), ("FLAC", "PCM_16"),
+                              ("FLAC", "PCM_24"), ("FLAC", "PCM_S8")})
+"""(container, codec) pairs worth decoding on two cores. Not WAV: its decoding is a copy."""
 CHUNK_BLOCKS = 24
 """Decoding blocks per chunk: with 65,536-frame blocks about 36 s at 44.1 kHz."""
 WORKERS = 2
@@ -58,18 +60,24 @@ def eligible(snd: sf.SoundFile, block: int) -> bool:
             and cpu_threads() >= 2)
 
 
-def _decode_chunk(reopen: Callable[[], BinaryIO], first: int, count: int | None, block: int,
-                  max_frames: int) -> _Chunk:
+Opener = Callable[[int], tuple[BinaryIO, int]]
+"""``open_at(frame)``: a new file object over the same audio that reaches ``frame``, and the frame of the
+whole file its first sample is (0: the whole file, to seek in)."""
+
+
+def _decode_chunk(open_at: Opener, first: int, count: int | None, block: int, max_frames: int) -> _Chunk:
     """Blocks ``first`` to ``first + count`` (``None``: to the end of the file) of a fresh decoder,
     preceded by block ``first - 1`` (the overlap) when ``first > 0``."""
-    with reopen() as fh, sf.SoundFile(fh) as snd:
+    start = max(first - 1, 0) * block
+    fh, origin = open_at(start)
+    with fh, sf.SoundFile(fh) as snd:
         log_before = snd.extra_info
-        overlap = None
-        if first > 0:
-            snd.seek((first - 1) * block)
-            overlap = snd.read(block, dtype="float32", always_2d=True)
+        if origin:  # a restarted stream: decode the pre-roll and drop it
+            for skip in range(start - origin, 0, -block):
+                snd.read(min(skip, block), dtype="float32", always_2d=True)
         else:
-            snd.seek(0)
+            snd.seek(start)
+        overlap = snd.read(block, dtype="float32", always_2d=True) if first > 0 else None
         blocks, read = [], first * block
         while count is None or len(blocks) < count:
             data = snd.read(block, dtype="float32", always_2d=True)
@@ -82,7 +90,7 @@ def _decode_chunk(reopen: Callable[[], BinaryIO], first: int, count: int | None,
     return _Chunk(overlap, blocks, events)
 
 
-def parallel_blocks(snd: sf.SoundFile, reopen: Callable[[], BinaryIO], block: int, max_frames: int,
+def parallel_blocks(snd: sf.SoundFile, open_at: Opener, block: int, max_frames: int,
                     workers: int = WORKERS) -> Iterator[np.ndarray]:
     """The blocks a serial ``snd.read(block)`` loop would give, decoded ``workers`` chunks at a time.
 
@@ -90,8 +98,8 @@ def parallel_blocks(snd: sf.SoundFile, reopen: Callable[[], BinaryIO], block: in
     ----------
     snd : soundfile.SoundFile
         The open file (only its header is used; it is not read).
-    reopen : callable
-        Returns a new binary file object over the same bytes, one per chunk.
+    open_at : callable
+        An :data:`Opener` (:func:`opener`): a new file object for each chunk.
     block : int
         Frames per block.
     max_frames : int
@@ -114,7 +122,7 @@ def parallel_blocks(snd: sf.SoundFile, reopen: Callable[[], BinaryIO], block: in
 
         def submit(i: int) -> None:
             count = None if i == len(starts) - 1 else CHUNK_BLOCKS
-            pending.append(pool.submit(_decode_chunk, reopen, starts[i], count, block, max_frames))
+            pending.append(pool.submit(_decode_chunk, open_at, starts[i], count, block, max_frames))
 
         if tap is not None:
             tap.__enter__()
@@ -154,18 +162,33 @@ def parallel_blocks(snd: sf.SoundFile, reopen: Callable[[], BinaryIO], block: in
         raise NotParallel("mpg123 reported damage")
 
 
-def reopener(source: object, fh: BinaryIO) -> Callable[[], BinaryIO] | None:
-    """A way to open ``fh``'s bytes again, independently, or ``None`` when there is none.
+def opener(source: object, fh: BinaryIO, snd: sf.SoundFile) -> Opener | None:
+    """How each chunk opens ``fh``'s audio again, independently, or ``None`` when it can't.
 
     Bytes are shared, not copied (``io.BytesIO`` over the same ``bytes``); a path is opened again.
+    An Opus file is read whole and each chunk gets a stream restarted before it (:class:`.ogg.OpusPages`).
     """
     if isinstance(fh, io.BytesIO):
         data = fh.getvalue()  # the BytesIO's own bytes object while it is unmodified: not a copy
-        return lambda: io.BytesIO(data)
-    name = getattr(fh, "name", None)
-    if isinstance(name, str) and fh is not source:
-        return lambda: open(name, "rb")
-    return None
+        reopen: Callable[[], BinaryIO] = lambda: io.BytesIO(data)  # noqa: E731
+    elif isinstance(name := getattr(fh, "name", None), str) and fh is not source:
+        reopen = lambda: open(name, "rb")  # noqa: E731
+    else:
+        return None
+    if snd.subtype != "OPUS":
+        return lambda frame: (reopen(), 0)
+    if not isinstance(fh, io.BytesIO):
+        with reopen() as whole:
+            data = whole.read()
+    pages = OpusPages.parse(data)
+    if pages is None:
+        return None
+
+    def restarted(frame: int) -> tuple[BinaryIO, int]:
+        stream, origin = pages.restart(frame)
+        return io.BytesIO(stream), origin
+
+    return restarted
 
 
-__all__ = ["CHUNK_BLOCKS", "PARALLEL_FORMATS", "NotParallel", "eligible", "parallel_blocks", "reopener"]
+__all__ = ["CHUNK_BLOCKS", "PARALLEL_FORMATS", "NotParallel", "Opener", "eligible", "opener", "parallel_blocks"]
