@@ -443,3 +443,28 @@ def test_nothing_untrusted_is_unpickled_or_executed(path):
     """Model files, profiles and checkpoints are data: skops with trusted types, torch with weights_only=True."""
     found = UNSAFE_LOADS.findall(path.read_text())
     assert not found, f"{path.name} can run code from a file: {found}"
+
+
+@pytest.fixture(scope="module")
+def opus_file() -> bytes:
+    from detector.synthetic import encode, song
+
+    return encode(song(6.0, 48000, seed=2), 48000, "OPUS")
+
+
+@pytest.mark.timeout(FUZZ_TIMEOUT)
+@FUZZ
+@pytest.mark.slow
+@given(edits=st.lists(st.tuples(st.floats(0, 1), st.integers(0, 255)), max_size=8), cut=st.floats(0.5, 1.0))
+def test_fuzz_damaged_opus_framing_is_refused_or_restartable(opus_file, edits, cut):
+    """The Ogg page reader of the two-core Opus decode (detector.audio.ogg) takes any bytes: it gives None
+    (decode serially) or pages whose restarts are well-formed streams; it never raises."""
+    from detector.audio.ogg import OpusPages
+
+    data = bytearray(opus_file[: int(len(opus_file) * cut)])
+    for where, value in edits:
+        data[min(int(where * len(data)), len(data) - 1)] = value
+    pages = OpusPages.parse(bytes(data))
+    if pages is not None:
+        stream, origin = pages.restart(5 * 48000)
+        assert stream.startswith(b"OggS") and 0 <= origin < 5 * 48000
