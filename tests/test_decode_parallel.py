@@ -118,6 +118,20 @@ def test_an_opus_stream_restarted_at_a_page_decodes_to_the_same_samples():
     assert pages.restart(PREROLL_SECONDS * 48000 - 1) == (data, 0)  # nothing that early: the file itself
     assert OpusPages.parse(encode(song(3.0, SR), SR, "VORBIS")) is None
     assert OpusPages.parse(data[: len(data) // 2 + 7]) is None  # a cut page: decoded serially
+    assert OpusPages.parse(data + data) is None  # chained: the serial decode plays only the first stream
+
+
+def test_opus_that_cannot_restart_exactly_is_decoded_serially(tmp_path):
+    """Opus at a rate other than 48 kHz (granules count 48 kHz samples, libsndfile decodes at the file's rate),
+    and a file gone since it was opened: no parallel attempt, no error."""
+    at16 = encode(song(80.0, 16000, seed=1), 16000, "OPUS")
+    with sf.SoundFile(io.BytesIO(at16)) as snd:
+        assert snd.samplerate == 16000 and parallel.opener(at16, io.BytesIO(at16), snd) is None
+    path = tmp_path / "gone.opus"
+    path.write_bytes(encode(song(3.0, 48000), 48000, "OPUS"))
+    with open(path, "rb") as fh, sf.SoundFile(fh) as snd:
+        path.unlink()
+        assert parallel.opener(str(path), fh, snd) is None
 
 
 def test_short_files_are_decoded_serially(stereo):

@@ -23,7 +23,7 @@ from functools import lru_cache
 import numpy as np
 
 _HEADER = struct.Struct("<4sBBqIIIB")  # capture, version, type, granule, serial, sequence, CRC, segments
-_CONTINUED, _BOS = 0x01, 0x02
+_CONTINUED, _BOS, _EOS = 0x01, 0x02, 0x04
 PREROLL_SECONDS = 2.0
 """How far before a chunk's first sample its restarted stream begins (libopus converges within about 0.6 s)."""
 
@@ -66,15 +66,19 @@ class OpusPages:
 
     @classmethod
     def parse(cls, data: bytes) -> OpusPages | None:
-        """The pages of ``data``, or None for anything but one plain Ogg Opus stream (chained or multiplexed
-        streams, a damaged page, a header that is not RFC 7845's)."""
-        pages, pos, serial = [], 0, None
+        """The pages of ``data``, or None for anything but one plain Ogg Opus stream: chained or multiplexed
+        streams (a second beginning, an end before the last page, another serial number), pages out of
+        sequence, granule positions that go back, a damaged page, a header that is not RFC 7845's."""
+        pages, pos, serial, first = [], 0, None, 0
         while pos < len(data):
             if len(data) - pos < _HEADER.size:
                 return None
-            capture, version, kind, granule, page_serial, _, _, count = _HEADER.unpack_from(data, pos)
+            capture, version, kind, granule, page_serial, sequence, _, count = _HEADER.unpack_from(data, pos)
             end = pos + _HEADER.size + count
-            if capture != b"OggS" or version != 0 or end > len(data) or (serial is not None and page_serial != serial):
+            first = first if pages else sequence
+            if (capture != b"OggS" or version != 0 or end > len(data) or sequence != first + len(pages)
+                    or (serial is not None and page_serial != serial) or (pages and kind & _BOS)
+                    or (pages and pages[-1][2] & _EOS)):
                 return None
             lacing = data[pos + _HEADER.size:end]
             serial, size = page_serial, end - pos + sum(lacing)
@@ -89,11 +93,16 @@ class OpusPages:
             return None
         preskip = struct.unpack_from("<H", data, body + 10)[0]
         n_header = next((i for i, p in enumerate(pages) if i and p[3] != 0), len(pages))
+        granules = [p[3] for p in pages[n_header:] if p[3] != -1]
+        if any(b < a for a, b in zip(granules, granules[1:])):
+            return None
         restarts = [(p[0], prev[3] - preskip) for prev, p in zip(pages[n_header:], pages[n_header + 1:])
                     if prev[4] and prev[3] >= preskip and not p[2] & _CONTINUED]
         if n_header < 2 or not restarts:
             return None
         offsets, frames = zip(*restarts)
+        if any(b <= a for a, b in zip(frames, frames[1:])):
+            return None
         return cls(data, tuple((p[0], p[1]) for p in pages[:n_header]), preskip, np.array(offsets),
                    np.array(frames))
 

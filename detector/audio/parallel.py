@@ -133,8 +133,8 @@ def parallel_blocks(snd: sf.SoundFile, open_at: Opener, block: int, max_frames: 
             for i in range(len(starts)):
                 try:
                     chunk = pending[i].result()
-                except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-                    raise NotParallel(f"chunk {i} failed: {exc}") from None
+                except Exception as exc:  # noqa: BLE001 - whatever failed, the serial decode is the answer
+                    raise NotParallel(f"chunk {i} failed: {type(exc).__name__}: {exc}") from None
                 pending[i] = None  # type: ignore[call-overload]  # let its blocks go once yielded
                 if i + workers + 1 < len(starts):
                     submit(i + workers + 1)
@@ -166,7 +166,8 @@ def opener(source: object, fh: BinaryIO, snd: sf.SoundFile) -> Opener | None:
     """How each chunk opens ``fh``'s audio again, independently, or ``None`` when it can't.
 
     Bytes are shared, not copied (``io.BytesIO`` over the same ``bytes``); a path is opened again.
-    An Opus file is read whole and each chunk gets a stream restarted before it (:class:`.ogg.OpusPages`).
+    An Opus file (decoded at 48 kHz) is read whole and each chunk gets a stream restarted before it
+    (:class:`.ogg.OpusPages`); any other Opus file, or one whose pages are not one plain stream, gives None.
     """
     if isinstance(fh, io.BytesIO):
         data = fh.getvalue()  # the BytesIO's own bytes object while it is unmodified: not a copy
@@ -177,9 +178,14 @@ def opener(source: object, fh: BinaryIO, snd: sf.SoundFile) -> Opener | None:
         return None
     if snd.subtype != "OPUS":
         return lambda frame: (reopen(), 0)
+    if snd.samplerate != 48000:  # granule positions count 48 kHz samples; libsndfile decodes at the file's rate
+        return None
     if not isinstance(fh, io.BytesIO):
-        with reopen() as whole:
-            data = whole.read()
+        try:
+            with reopen() as whole:
+                data = whole.read()
+        except (OSError, MemoryError):  # gone or unreadable since it was opened: the serial decode goes on
+            return None
     pages = OpusPages.parse(data)
     if pages is None:
         return None
