@@ -191,8 +191,8 @@ else:
     st.success(f"**Active: {md_text(model.name)}** · {md_text(card_summary(card))} · SHA-256 {model.sha256[:12]}…")
     for warning in model.warnings:
         st.warning(warning)
-    if encoder is not None and model.clap_precision not in (None, encoder.precision):
-        st.warning(md_text(clap.mismatch_warning(encoder.precision, model.clap_precision, model.name)))
+    for warning in clap.precision_warnings(encoder, model):
+        st.warning(md_text(warning))
     st.caption("Its P(AI) is the final score; the heuristic layers are still shown beside it. "
                "Cross-validated metrics from its model card:")
     cv = card["metrics"]["cv"]

@@ -76,18 +76,6 @@ def versions(clap: ClapFeatures | None = None) -> dict[str, str]:
     return out
 
 
-def precision_warnings(clap: ClapFeatures | None, model: Classifier | None) -> tuple[str, ...]:
-    """A warning when ``model`` was trained on CLAP embeddings of another precision than ``clap``'s.
-
-    Models say so through a ``clap_precision`` attribute (:class:`detector.layers.classifier.TrainedModel`:
-    None for models that do not take CLAP embeddings).
-    """
-    trained = getattr(model, "clap_precision", None) if model is not None else None
-    if clap is None or trained is None or trained == clap.precision:
-        return ()
-    return (clap_layer.mismatch_warning(clap.precision, trained, getattr(model, "name", "in use")),)
-
-
 def verdict(score: float, thresholds: Thresholds) -> tuple[str, Call]:
     """The verdict's words and its three-way call (``"ai"``, ``"human"``, ``"inconclusive"``)."""
     call = thresholds.call(score)
@@ -207,7 +195,7 @@ def score(
         segments=scored,
         segment_seconds=track.segment_seconds,
         artifacts=finding,
-        warnings=track.warnings + precision_warnings(clap, model),
+        warnings=track.warnings + clap_layer.precision_warnings(clap, model),
         thresholds=thresholds.to_dict(),
         timings=timings,
         versions={**versions(clap), **(model.identity() if model is not None else {})},
@@ -271,5 +259,5 @@ def _rescored_result(result: PerturbedResult, thresholds: Thresholds, classifier
                    layers={n: layer.score for n, layer in layers.items()})
 
 
-__all__ = ["NO_CLASSIFIER", "Classifier", "best_window", "decider", "perturbed_result", "precision_warnings", "rescore",
-           "score", "verdict", "versions"]
+__all__ = ["NO_CLASSIFIER", "Classifier", "best_window", "decider", "perturbed_result", "rescore", "score", "verdict",
+           "versions"]

@@ -338,11 +338,10 @@ def _read_mono(
     """
     _check_header(snd, max_duration)
     claimed = snd.frames / snd.samplerate
-    max_frames = int(max_duration * snd.samplerate) + 1
     if chunks is not None and eligible(snd, _BLOCK) and (open_at := chunks()) is not None:
         streams = _Streams(snd, rates, max_duration, progress)
         try:
-            for block in parallel_blocks(snd, open_at, _BLOCK, max_frames):
+            for block in parallel_blocks(snd, open_at, _BLOCK, streams.max_frames):
                 streams.push(block)
             return streams.outputs(), []
         except NotParallel:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from ..features.vectors import CLAP, FeatureSetUnavailable
-from ..layers.clap import ClapEncoder, mismatch_warning
+from ..layers.clap import ClapEncoder, precision_warnings
 from ..layers.classifier import TrainedModel
 from ..metrics import Metrics, compute_metrics
 from ..types import Progress
@@ -58,11 +58,9 @@ def evaluate(
                                     "the one available now.")
     if not vectors.files:
         raise DatasetError("No usable audio files to evaluate on.")
-    trained = model.clap_precision
-    warnings = () if clap is None or trained in (None, clap.precision) else (
-        mismatch_warning(clap.precision, trained, model.name),)
     return EvaluationResult(model.name, model.feature_set.version,
-                            compute_metrics(vectors.y, model.predict_proba(vectors.X)), vectors.skipped, warnings)
+                            compute_metrics(vectors.y, model.predict_proba(vectors.X)), vectors.skipped,
+                            precision_warnings(clap, model))
 
 
 __all__ = ["EvaluationResult", "evaluate"]

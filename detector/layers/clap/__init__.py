@@ -26,7 +26,7 @@ from .errors import CheckpointError, CheckpointNotFound, ClapUnavailable, Downlo
 from .install import MAX_CHECKPOINT_MIB, checkpoint_name, install_checkpoint, installed_note
 from .laion import infer_architecture, write_random_checkpoint
 from .precision import (
-    DEFAULT_PRECISION, PRECISION_LABELS, PRECISIONS, check_precision, mismatch_warning, recorded_precision,
+    DEFAULT_PRECISION, PRECISION_LABELS, PRECISIONS, check_precision, precision_warnings, recorded_precision,
 )
 from .registry import availability, get_encoder, preload, skipped_layer
 from .windows import (
@@ -41,6 +41,6 @@ __all__ = [
     "checkpoint_dir",
     "checkpoint_name", "checkpoint_url", "default_threads", "download_checkpoint", "find_checkpoint", "get_encoder", "preload",
     "how_to_enable", "infer_architecture", "install_checkpoint", "installed_note", "library_versions", "load_encoder",
-    "mismatch_warning", "quantize", "read_audio_state", "recorded_precision", "repeat_pad", "skipped_layer", "window_bounds", "windows",
+    "precision_warnings", "quantize", "read_audio_state", "recorded_precision", "repeat_pad", "skipped_layer", "window_bounds", "windows",
     "write_random_checkpoint",
 ]

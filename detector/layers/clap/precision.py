@@ -82,6 +82,20 @@ def mismatch_warning(active: str, trained: str, model_name: str) -> str:
             f"Models page's precision selector) or retrain the classifier on {active} embeddings.")
 
 
+def precision_warnings(clap: object | None, model: object | None) -> tuple[str, ...]:
+    """The :func:`mismatch_warning` when ``model`` was trained on CLAP embeddings of another precision than
+    ``clap`` runs or ran in; ``()`` otherwise.
+
+    ``clap`` is anything with a ``precision`` (an encoder, or the features it made); ``model``
+    says its own through ``clap_precision`` (:class:`detector.layers.classifier.TrainedModel`:
+    None for a model that takes no CLAP embeddings).
+    """
+    active, trained = getattr(clap, "precision", None), getattr(model, "clap_precision", None)
+    if active is None or trained is None or trained == active:
+        return ()
+    return (mismatch_warning(active, trained, getattr(model, "name", "in use")),)
+
+
 class Int8Linear:
     """A linear layer as oneDNN dynamic int8: weights per output channel, activations per tensor."""
 
@@ -145,4 +159,5 @@ def reduced_linear(precision: str) -> Callable[["nn.Linear"], Callable[["torch.T
 
 
 __all__ = ["DEFAULT_PRECISION", "PRECISIONS", "PRECISION_LABELS", "PRECISION_MIN_COSINE", "Bf16Linear", "Int8Linear",
-           "Precision", "check_precision", "mismatch_warning", "recorded_precision", "reduced_linear", "unsupported"]
+           "Precision", "check_precision", "mismatch_warning", "precision_warnings", "recorded_precision", "reduced_linear",
+           "unsupported"]
